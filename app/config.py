@@ -1,0 +1,110 @@
+"""Settings: the only code that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Token the gateway uses for its own in-process sandbox; never leaves the process.
+EMBEDDED_SANDBOX_TOKEN = "embedded-sandbox"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Every setting the gateway knows, with safe defaults for the embedded mode."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Where the embedded default keeps its files (SQLite database, generated secret).
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str = ""
+
+    # Upstream. No token means the built-in sandbox simulator answers in-process.
+    facecheck_api_token: SecretStr | None = None
+    facecheck_base_url: str = "https://facecheck.id"
+    upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
+    upstream_timeout_seconds: float = Field(30.0, gt=0)
+    upstream_poll_interval_seconds: float = Field(1.0, gt=0)
+    # How long `with_progress: false` holds the call open before answering with the current status.
+    search_wait_seconds: float = Field(60.0, ge=0)
+
+    # HMAC secret for API keys and ids. Empty: generated once and kept in DATA_DIR.
+    gateway_secret: SecretStr | None = None
+
+    # `compat` answers errors with HTTP 200 as FaceCheck does; `http` uses the matching status.
+    api_error_status: Literal["compat", "http"] = "compat"
+
+    # Image checks, applied before anything goes upstream.
+    max_image_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    max_request_bytes: int = Field(26 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(40_000_000, gt=0)
+    min_image_side: int = Field(16, ge=1)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # The sandbox simulator's knobs (for `facecheck-gateway sandbox` and the embedded upstream).
+    sandbox_tokens: str = "sandbox"
+    sandbox_initial_credits: int = Field(1000, ge=0)
+    sandbox_queue_seconds: float = Field(1.0, ge=0)
+    sandbox_search_seconds: float = Field(3.0, ge=0)
+    sandbox_latency_ms: int = Field(0, ge=0)
+    sandbox_error_rate: float = Field(0.0, ge=0, le=1)
+    sandbox_url_shape: Literal["string", "object"] = "string"
+
+    @field_validator("facecheck_api_token", "gateway_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """True when no FaceCheck token is configured: the in-process simulator is the upstream."""
+        return self.facecheck_api_token is None
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @cached_property
+    def secret_bytes(self) -> bytes:
+        """The HMAC key; generated and persisted (0600) on first use when not configured."""
+        if self.gateway_secret is not None:
+            return self.gateway_secret.get_secret_value().encode()
+        path = self.data_dir / "gateway-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".gateway-secret.{secrets.token_hex(4)}")
+            tmp.write_text(secrets.token_urlsafe(48), encoding="ascii")
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # atomic: a concurrent starter either wins or reads ours
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text(encoding="ascii").strip().encode()
+
+
+    def startup_problems(self) -> list[str]:
+        """Reasons to refuse to start; production (a real upstream token) needs a strong secret."""
+        problems: list[str] = []
+        if not self.sandbox_mode:
+            secret = self.gateway_secret.get_secret_value() if self.gateway_secret else ""
+            if len(secret) < 32:
+                problems.append("GATEWAY_SECRET must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
+        return problems
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,44 @@
+"""Annotated dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.errors import Forbidden
+from app.facecheck.service import SearchService
+from app.lifespan import Resources
+from app.tenants.keys import key_from_headers
+from app.tenants.schemas import Principal
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+def _require(scope: str) -> Callable[[Request, Resources], Awaitable[Principal]]:
+    async def principal(request: Request, resources: ResourcesDep) -> Principal:
+        found = await resources.tenants.authenticate(key_from_headers(request.headers))
+        request.state.tenant = found.tenant_name
+        if scope not in found.scopes:
+            raise Forbidden(f"This key lacks the '{scope}' scope.")
+        return found
+
+    return principal
+
+
+SearchPrincipal = Annotated[Principal, Depends(_require("search"))]
+InfoPrincipal = Annotated[Principal, Depends(_require("info"))]
+
+
+def get_search_service(resources: ResourcesDep) -> SearchService:
+    return resources.searches
+
+
+SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]

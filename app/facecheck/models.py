@@ -1,0 +1,32 @@
+"""A search request: the gateway's own id, the upstream id it maps to, and its owner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+
+# Lifecycle: uploaded -> submitting -> submitted -> finished | failed. `submitting` is the
+# short claim that makes exactly one concurrent first submit go upstream.
+UPLOADED, SUBMITTING, SUBMITTED, FINISHED, FAILED = "uploaded", "submitting", "submitted", "finished", "failed"
+
+
+class Search(Base):
+    __tablename__ = "searches"
+    __table_args__ = (Index("ix_searches_tenant_created", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    upstream_id: Mapped[str] = mapped_column(String(128))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    key_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=UPLOADED)
+    demo: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    # [{"id_pic": upstream id, "sha256": hex}] per input image still in the search; never the image.
+    images: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -1,0 +1,55 @@
+"""Reading an upload_pic request: multipart parsing and image checks, off the event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio.to_thread
+from fastapi import HTTPException, Request
+from starlette.datastructures import UploadFile
+
+from app.config import Settings
+from app.errors import BadRequest, NoImages, PayloadTooLarge, TooManyImages, UnsupportedMediaType
+from app.facecheck.images import CheckedImage, ImageLimits, check_images
+
+MAX_IMAGES = 3
+# Values some clients send for "no id": Python drops the part, Node sends "", others worse.
+_NO_ID = frozenset({"", "null", "none", "undefined"})
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    images: list[CheckedImage]
+    id_search: str | None
+
+
+async def read_upload(request: Request, settings: Settings) -> Upload:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType(
+            "upload_pic takes multipart/form-data with 1 to 3 files in the field 'images'."
+        )
+    try:
+        async with request.form(max_files=MAX_IMAGES, max_fields=16, max_part_size=64 * 1024) as form:
+            parts = form.getlist("images")
+            if any(not isinstance(p, UploadFile) for p in parts):
+                raise BadRequest("Each 'images' part must be a file (with a filename).")
+            files = [p for p in parts if isinstance(p, UploadFile)]
+            if not files:
+                raise NoImages()
+            for position, part in enumerate(files, start=1):
+                if part.size is not None and part.size > settings.max_image_bytes:
+                    raise PayloadTooLarge(
+                        f"Image {position} is {part.size} bytes; the limit is {settings.max_image_bytes} bytes."
+                    )
+            datas = [await part.read() for part in files]
+            raw_id = form.get("id_search")
+    except HTTPException as exc:  # Starlette's multipart limits and syntax errors
+        detail = str(exc.detail)
+        if detail.startswith("Too many files"):
+            raise TooManyImages() from exc
+        raise BadRequest(f"Malformed multipart body: {detail}") from exc
+    limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.min_image_side)
+    images = await anyio.to_thread.run_sync(check_images, datas, limits)
+    id_search = raw_id.strip() if isinstance(raw_id, str) else None
+    return Upload(images, None if id_search is None or id_search.lower() in _NO_ID else id_search)

@@ -1,0 +1,81 @@
+"""Builds and closes every shared resource, once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+
+from app.clock import Clock
+from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
+from app.db import Database
+from app.facecheck.service import SearchService
+from app.observability.logging import configure_logging
+from app.sandbox import SandboxConfig, create_sandbox_app
+from app.tenants.service import TenantService
+from app.upstream.client import UpstreamClient
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient
+    tenants: TenantService
+    searches: SearchService
+
+
+def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
+    return SandboxConfig(
+        tokens=tokens,
+        initial_credits=settings.sandbox_initial_credits,
+        queue_seconds=settings.sandbox_queue_seconds,
+        search_seconds=settings.sandbox_search_seconds,
+        latency_ms=settings.sandbox_latency_ms,
+        error_rate=settings.sandbox_error_rate,
+        url_shape=settings.sandbox_url_shape,
+    )
+
+
+def build_upstream_http(settings: Settings) -> tuple[httpx.AsyncClient, str]:
+    """The real FaceCheck over HTTP when a token is set; otherwise the simulator, in-process."""
+    timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    if settings.facecheck_api_token is not None:
+        client = httpx.AsyncClient(base_url=settings.facecheck_base_url, timeout=timeout, limits=limits)
+        return client, settings.facecheck_api_token.get_secret_value()
+    sandbox = create_sandbox_app(sandbox_config(settings, [EMBEDDED_SANDBOX_TOKEN]))
+    transport = httpx.ASGITransport(app=sandbox)
+    client = httpx.AsyncClient(transport=transport, base_url="http://sandbox.internal", timeout=timeout)
+    return client, EMBEDDED_SANDBOX_TOKEN
+
+
+def build_resources(settings: Settings, clock: Clock) -> Resources:
+    db = Database(settings.effective_database_url)
+    http, token = build_upstream_http(settings)
+    upstream = UpstreamClient(http, token)
+    return Resources(
+        settings=settings,
+        db=db,
+        http=http,
+        tenants=TenantService(db, settings.secret_bytes, clock),
+        searches=SearchService(db, upstream, settings, clock),
+    )
+
+
+def make_lifespan(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_format)
+        resources = build_resources(settings, clock)
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await resources.http.aclose()
+            await resources.db.close()
+
+    return lifespan

@@ -1,0 +1,113 @@
+"""Pure ASGI middleware: request id, access log, last-resort error envelope, body size limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import InternalError, PayloadTooLarge, render_error
+from app.observability.logging import request_id_var
+
+log = logging.getLogger("facecheck_gateway.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestContextMiddleware:
+    """Outermost of ours: every response gets X-Request-ID, every request one log line, and any
+    unexpected exception becomes a logged INTERNAL_ERROR envelope instead of a bare 500."""
+
+    def __init__(self, app: ASGIApp, *, http_status: bool) -> None:
+        self.app = app
+        self.http_status = http_status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if status:
+                raise
+            error = InternalError(f"Internal error; quote request id {rid} to the gateway operators.")
+            await render_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": getattr(route, "path", None) or "unmatched",
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "tenant": state.get("tenant"),
+                },
+            )
+            request_id_var.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over the limit before they are parsed. An over-declared body is drained
+    (up to a cap) first, so clients that write the whole body before reading still get the
+    envelope instead of a reset connection."""
+
+    DRAIN_CAP = 128 * 1024 * 1024
+
+    def __init__(self, app: ASGIApp, *, limit: int, http_status: bool) -> None:
+        self.app = app
+        self.limit = limit
+        self.http_status = http_status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            error = PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {self.limit} bytes.")
+            if int(declared) <= self.DRAIN_CAP:
+                await _drain(receive)
+            await render_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge(f"Request body exceeds the limit of {self.limit} bytes.")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+

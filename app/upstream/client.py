@@ -1,0 +1,77 @@
+"""FaceCheck client on one shared httpx.AsyncClient.
+
+Transport failures become UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT here, where they happen.
+Only idempotent calls (status checks, info) are retried: a submit or an upload is never
+sent twice by the gateway, because a duplicate could cost money or create a second search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from app.errors import UpstreamTimeout, UpstreamUnavailable
+from app.facecheck.images import CheckedImage
+
+_RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+class UpstreamClient:
+    def __init__(self, http: httpx.AsyncClient, token: str, *, retries: int = 1) -> None:
+        self._http = http
+        self._headers = {"Authorization": token, "Accept": "application/json"}
+        self._retries = retries
+
+    async def upload_pic(self, images: Sequence[CheckedImage], id_search: str | None) -> dict[str, Any]:
+        # Generic file names: the client's own names may say who is in the picture.
+        files = [("images", (f"image{i}.{img.extension}", img.data, img.content_type))
+                 for i, img in enumerate(images, start=1)]
+        data = {"id_search": id_search} if id_search else None
+        return await self._post("/api/upload_pic", idempotent=False, files=files, data=data)
+
+    async def search(self, id_search: str, *, status_only: bool, demo: bool) -> dict[str, Any]:
+        # Always with_progress: the gateway does any waiting itself, under its own limit.
+        body = {"id_search": id_search, "with_progress": True, "status_only": status_only, "demo": demo}
+        return await self._post("/api/search", idempotent=status_only, json=body)
+
+    async def delete_pic(self, id_search: str, id_pic: str) -> dict[str, Any]:
+        params = {"id_search": id_search, "id_pic": id_pic}
+        return await self._post("/api/delete_pic", idempotent=False, params=params)
+
+    async def info(self) -> dict[str, Any]:
+        return await self._post("/api/info", idempotent=True)
+
+    async def _post(self, path: str, *, idempotent: bool, **kwargs: Any) -> dict[str, Any]:
+        attempts = 1 + (self._retries if idempotent else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._http.post(path, headers=self._headers, **kwargs)
+            except httpx.TimeoutException as exc:
+                if attempt < attempts and isinstance(exc, httpx.ConnectTimeout):
+                    continue
+                raise UpstreamTimeout() from exc
+            except httpx.HTTPError as exc:
+                if attempt < attempts:
+                    continue
+                raise UpstreamUnavailable() from exc
+            if response.status_code in _RETRYABLE_STATUS and attempt < attempts:
+                continue
+            return _decode(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _decode(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise UpstreamUnavailable(
+            f"The face-search service answered HTTP {response.status_code}; try again shortly."
+        )
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamUnavailable("The face-search service sent an unreadable answer.") from exc
+    if not isinstance(body, dict):
+        raise UpstreamUnavailable("The face-search service sent an unexpected answer.")
+    return body

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the servers the test suite starts itself (redis-server, PostgreSQL) when missing.
+# Debian/Ubuntu packages; uses sudo when not root.
+set -euo pipefail
+
+have_postgres() {
+  command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
+}
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+have_postgres || missing+=(postgresql)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Please install: ${missing[*]} (the tests start them as local processes)." >&2
+  exit 1
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "Installing ${missing[*]} ..."
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
