@@ -1,0 +1,5 @@
+"""Shared fixtures: real services (Postgres, Redis) and the gateway + sandbox process stack."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.fixtures.pytest_services", "tests.fixtures.stack"]
