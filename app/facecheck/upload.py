@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import anyio.to_thread
-from fastapi import HTTPException, Request
+from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from app.config import Settings
 from app.errors import BadRequest, NoImages, PayloadTooLarge, TooManyImages, UnsupportedMediaType
