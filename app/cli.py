@@ -22,7 +22,7 @@ from app.db.migrate import upgrade
 from app.errors import GatewayError
 from app.lifespan import sandbox_config
 from app.observability.logging import configure_logging
-from app.tenants.service import TenantService
+from app.tenants.service import TenantService, validate_limits
 
 DEMO_TENANT = "demo"
 
@@ -110,9 +110,36 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+LIMIT_FIELDS = ("credits_per_month", "searches_per_day", "requests_per_minute", "max_concurrent_searches")
+
+
+def _limit(value: str) -> int | None:
+    """A limit on the command line: a whole number, or `none` to remove it."""
+    if value.lower() in ("none", "unlimited"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'none', got {value!r}") from None
+
+
+def _limit_changes(args: argparse.Namespace) -> dict[str, int | bool | None]:
+    changes: dict[str, int | bool | None] = {f: getattr(args, f) for f in LIMIT_FIELDS if hasattr(args, f)}
+    if getattr(args, "demo_only", None) is not None:
+        changes["demo_only"] = args.demo_only
+    return changes
+
+
 def cmd_tenants(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
-        _print_json(_with_tenants(settings, lambda s: s.create_tenant(args.name)))
+        limits = validate_limits(_limit_changes(args))
+        _print_json(_with_tenants(settings, lambda s: s.create_tenant(args.name, limits)))
+    elif args.action == "update":
+        _print_json(_with_tenants(settings, lambda s: s.update_limits(args.name, _limit_changes(args))))
+    elif args.action == "show":
+        _print_json(_with_tenants(settings, lambda s: s.get_tenant(args.name)))
+    elif args.action == "usage":
+        _print_json(_with_tenants(settings, lambda s: s.usage(args.name)))
     else:
         _print_json(_with_tenants(settings, lambda s: s.list_tenants()))
     return 0
@@ -121,7 +148,8 @@ def cmd_tenants(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
         scopes = frozenset(s.strip() for s in args.scopes.split(",") if s.strip())
-        _print_json(_with_tenants(settings, lambda s: s.create_key(args.tenant, name=args.name, scopes=scopes)))
+        _print_json(_with_tenants(settings, lambda s: s.create_key(
+            args.tenant, name=args.name, scopes=scopes, requests_per_minute=args.requests_per_minute)))
     elif args.action == "list":
         _print_json(_with_tenants(settings, lambda s: s.list_keys(args.tenant)))
     else:
@@ -150,7 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     tenants = sub.add_parser("tenants", help="manage tenants")
     tsub = tenants.add_subparsers(dest="action", required=True)
-    tsub.add_parser("create").add_argument("name")
+    for action in ("create", "update"):
+        limits = tsub.add_parser(action, help=f"{action} a tenant and its limits (omitted limits: "
+                                 + ("unlimited)" if action == "create" else "unchanged; 'none' removes one)"))
+        limits.add_argument("name", help="tenant name" + ("" if action == "create" else " or id"))
+        for field in LIMIT_FIELDS:
+            limits.add_argument(f"--{field.replace('_', '-')}", type=_limit, default=argparse.SUPPRESS)
+        demo = limits.add_mutually_exclusive_group()
+        demo.add_argument("--demo-only", dest="demo_only", action="store_true", default=None)
+        demo.add_argument("--no-demo-only", dest="demo_only", action="store_false")
+    tsub.add_parser("show", help="a tenant and its limits").add_argument("name")
+    tsub.add_parser("usage", help="this month's and today's usage").add_argument("name")
     tsub.add_parser("list")
     tenants.set_defaults(func=cmd_tenants)
 
@@ -160,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     kcreate.add_argument("tenant", help="tenant id or name")
     kcreate.add_argument("--name", default="")
     kcreate.add_argument("--scopes", default="search,info")
+    kcreate.add_argument("--requests-per-minute", type=int, default=None, help="this key's own rate limit")
     ksub.add_parser("list").add_argument("tenant")
     ksub.add_parser("revoke").add_argument("key_id")
     keys.set_defaults(func=cmd_keys)

@@ -34,6 +34,18 @@ class Settings(BaseSettings):
     # How long `with_progress: false` holds the call open before answering with the current status.
     search_wait_seconds: float = Field(60.0, ge=0)
 
+    # Quotas and credits.
+    search_credit_cost: int = Field(3, ge=0)
+    upstream_max_concurrent_searches: int = Field(20, ge=1)
+    # `closed` refuses spending calls when Redis is unreachable; `open` lets them through.
+    quota_fail_mode: Literal["closed", "open"] = "closed"
+    balance_refresh_seconds: float = Field(60.0, gt=0)
+    info_cache_seconds: float = Field(5.0, ge=0)
+    # How often the background tracker checks searches no client is polling.
+    tracker_interval_seconds: float = Field(2.0, gt=0)
+    redis_key_prefix: str = Field("fcg", pattern=r"^[A-Za-z0-9_:-]{1,32}$")
+    redis_timeout_seconds: float = Field(0.5, gt=0)
+
     # HMAC secret for API keys and ids. Empty: generated once and kept in DATA_DIR.
     gateway_secret: SecretStr | None = None
 

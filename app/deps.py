@@ -28,6 +28,9 @@ def _require(scope: str) -> Callable[[Request, Resources], Awaitable[Principal]]
         request.state.tenant = found.tenant_name
         if scope not in found.scopes:
             raise Forbidden(f"This key lacks the '{scope}' scope.")
+        request.state.response_headers = await resources.quotas.check_rate(
+            found.tenant_id, found.limits, found.key_id, found.key_requests_per_minute
+        )
         return found
 
     return principal

@@ -121,6 +121,42 @@ class ServiceUnavailable(GatewayError):
     default_message = "The gateway cannot serve this request right now; try again shortly."
 
 
+class RateLimited(GatewayError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    default_message = "Too many requests; slow down and retry after the time in Retry-After."
+
+
+class ConcurrencyLimited(GatewayError):
+    status_code = 429
+    code = "CONCURRENCY_LIMIT"
+    default_message = "Too many searches running at once; retry when one finishes."
+
+
+class DailyLimit(GatewayError):
+    status_code = 429
+    code = "DAILY_LIMIT"
+    default_message = "Daily search limit reached; it resets at midnight UTC."
+
+
+class QuotaExceeded(GatewayError):
+    status_code = 402
+    code = "QUOTA_EXCEEDED"
+    default_message = "Monthly credit budget exhausted; it resets on the 1st (UTC)."
+
+
+class NoCredits(GatewayError):
+    status_code = 402
+    code = "NO_CREDITS"
+    default_message = "The company's FaceCheck balance cannot cover this search."
+
+
+class DemoOnly(GatewayError):
+    status_code = 403
+    code = "DEMO_ONLY"
+    default_message = "This tenant may only run demo searches (demo: true)."
+
+
 class InternalError(GatewayError):
     status_code = 500
     code = "INTERNAL_ERROR"

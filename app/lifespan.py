@@ -8,15 +8,25 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from app.clock import Clock
 from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
+from app.facecheck.lifecycle import SearchLifecycle
 from app.facecheck.service import SearchService
+from app.facecheck.tracker import Tracker
 from app.observability.logging import configure_logging
+from app.quotas.memory import MemoryStore
+from app.quotas.redis_store import RedisStore
+from app.quotas.service import QuotaService
+from app.quotas.storage import QuotaStore
 from app.sandbox import SandboxConfig, create_sandbox_app
 from app.tenants.service import TenantService
 from app.upstream.client import UpstreamClient
+from app.upstream.info import UpstreamInfo
 
 
 @dataclass
@@ -24,8 +34,11 @@ class Resources:
     settings: Settings
     db: Database
     http: httpx.AsyncClient
+    redis: Redis | None
     tenants: TenantService
+    quotas: QuotaService
     searches: SearchService
+    tracker: Tracker
 
 
 def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
@@ -53,16 +66,36 @@ def build_upstream_http(settings: Settings) -> tuple[httpx.AsyncClient, str]:
     return client, EMBEDDED_SANDBOX_TOKEN
 
 
+def build_redis(settings: Settings) -> Redis | None:
+    """Short timeouts and no retries: an unreachable Redis must fail a spending call fast."""
+    if not settings.redis_url:
+        return None
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
 def build_resources(settings: Settings, clock: Clock) -> Resources:
     db = Database(settings.effective_database_url)
     http, token = build_upstream_http(settings)
     upstream = UpstreamClient(http, token)
+    info = UpstreamInfo(upstream, clock, settings.info_cache_seconds)
+    redis = build_redis(settings)
+    store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
+    quotas = QuotaService(store, db, settings, clock, info.balance)
+    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock)
     return Resources(
         settings=settings,
         db=db,
         http=http,
+        redis=redis,
         tenants=TenantService(db, settings.secret_bytes, clock),
-        searches=SearchService(db, upstream, settings, clock),
+        quotas=quotas,
+        searches=SearchService(db, upstream, lifecycle, info, settings, clock),
+        tracker=Tracker(db, lifecycle, settings, clock),
     )
 
 
@@ -72,9 +105,12 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         configure_logging(settings.log_level, settings.log_format)
         resources = build_resources(settings, clock)
         app.state.resources = resources
+        resources.tracker.start()
         try:
             yield
         finally:
+            await resources.tracker.stop()
+            await resources.quotas.store.close()
             await resources.http.aclose()
             await resources.db.close()
 

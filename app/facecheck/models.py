@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -12,11 +12,19 @@ from app.db.base import Base
 # Lifecycle: uploaded -> submitting -> submitted -> finished | failed. `submitting` is the
 # short claim that makes exactly one concurrent first submit go upstream.
 UPLOADED, SUBMITTING, SUBMITTED, FINISHED, FAILED = "uploaded", "submitting", "submitted", "finished", "failed"
+# A submit's reservation: pending (recorded, not yet granted by the quota store), held (granted, in
+# flight) until upstream finishes (committed) or fails (refunded). The database is the record the
+# quota store is rebuilt from.
+PENDING, HELD, COMMITTED, REFUNDED = "pending", "held", "committed", "refunded"
 
 
 class Search(Base):
     __tablename__ = "searches"
-    __table_args__ = (Index("ix_searches_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_searches_tenant_created", "tenant_id", "created_at"),
+        Index("ix_searches_reserved_month", "reserved_month", "tenant_id"),
+        Index("ix_searches_status", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     upstream_id: Mapped[str] = mapped_column(String(128))
@@ -30,3 +38,7 @@ class Search(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    reservation: Mapped[str | None] = mapped_column(String(16), default=None)
+    credits_reserved: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_month: Mapped[str | None] = mapped_column(String(7), default=None)
+    reserved_day: Mapped[str | None] = mapped_column(String(10), default=None)

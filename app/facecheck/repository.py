@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.facecheck.models import SUBMITTING, UPLOADED, Search
+from app.facecheck.models import HELD, PENDING, SUBMITTED, SUBMITTING, UPLOADED, Search
 
 
 async def add(session: AsyncSession, search: Search) -> None:
@@ -32,8 +32,11 @@ async def transition(
     return result.rowcount == 1
 
 
-async def claim_submit(session: AsyncSession, search_id: str, now: datetime, stale_before: datetime) -> bool:
-    """Claim the one upstream submit of a search; a claim left by a crashed process goes stale."""
+async def claim_submit(
+    session: AsyncSession, search_id: str, now: datetime, stale_before: datetime, **values: Any
+) -> bool:
+    """Claim the one upstream submit of a search (recording `values`, its reservation, with it);
+    a claim left by a crashed process goes stale."""
     stmt = (
         update(Search)
         .where(Search.id == search_id)
@@ -41,8 +44,31 @@ async def claim_submit(session: AsyncSession, search_id: str, now: datetime, sta
             (Search.status == UPLOADED)
             | ((Search.status == SUBMITTING) & (Search.submitted_at < stale_before))
         )
-        .values(status=SUBMITTING, submitted_at=now)
+        .values(status=SUBMITTING, submitted_at=now, **values)
     )
     result = await session.execute(stmt)
     assert isinstance(result, CursorResult)
     return result.rowcount == 1
+
+
+async def hold_reservation(session: AsyncSession, search_id: str) -> None:
+    """The quota store granted the reservation: it is no longer provisional in a rebuild."""
+    stmt = update(Search).where(Search.id == search_id, Search.reservation == PENDING).values(reservation=HELD)
+    await session.execute(stmt)
+
+
+async def settle_reservation(session: AsyncSession, search_id: str, state: str) -> None:
+    """Record a held reservation's outcome; a second settle changes nothing."""
+    stmt = update(Search).where(Search.id == search_id, Search.reservation == HELD).values(reservation=state)
+    await session.execute(stmt)
+
+
+async def in_flight(session: AsyncSession, limit: int = 500) -> list[Search]:
+    """Submitted searches not yet over, oldest first (the tracker follows them)."""
+    stmt = select(Search).where(Search.status == SUBMITTED).order_by(Search.submitted_at).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def stale_claims(session: AsyncSession, before: datetime, limit: int = 100) -> list[Search]:
+    stmt = select(Search).where(Search.status == SUBMITTING, Search.submitted_at < before).limit(limit)
+    return list((await session.execute(stmt)).scalars())

@@ -23,8 +23,9 @@ async def upload_pic(
 
 @router.post("/search", summary="Submit a search, or report its status and results")
 async def search(request: Request, principal: SearchPrincipal, service: SearchServiceDep) -> Response:
-    body = parse_search_body(request.headers.get("content-type"), await request.body())
-    return json_response(await service.search(principal, body))
+    parsed = parse_search_body(request.headers.get("content-type"), await request.body())
+    body, headers = await service.search(principal, parsed)
+    return json_response(body, headers=headers)
 
 
 @router.post("/delete_pic", summary="Remove one image from a search request")

@@ -8,28 +8,23 @@ is a status check (`status_only: true` upstream).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
-from app.errors import (
-    ENVELOPE_KEYS,
-    NotFound,
-    SearchConflict,
-    UpstreamError,
-    UpstreamUnavailable,
-)
+from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, SearchConflict, UpstreamUnavailable
 from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
-from app.facecheck.models import FAILED, FINISHED, SUBMITTED, SUBMITTING, UPLOADED, Search
+from app.facecheck.lifecycle import SearchLifecycle, is_final
+from app.facecheck.models import SUBMITTING, UPLOADED, Search
 from app.facecheck.schemas import ID_SEARCH, SearchRequest
+from app.quotas.storage import StoreUnavailable
 from app.tenants.schemas import Principal
-from app.upstream.client import UpstreamClient
+from app.upstream.client import UpstreamClient, raise_in_band
+from app.upstream.info import UpstreamInfo
 
 Body = dict[str, Any]
 
@@ -39,24 +34,17 @@ def new_search_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-def is_final(body: Body) -> bool:
-    return body.get("output") is not None
-
-
-def _raise_in_band(body: Body, id_search: str | None) -> None:
-    error = body.get("error")
-    if error:
-        raise UpstreamError(str(error), body.get("code"), id_search)
-
-
 class SearchService:
-    def __init__(self, db: Database, upstream: UpstreamClient, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, upstream: UpstreamClient, lifecycle: SearchLifecycle, info: UpstreamInfo,
+        settings: Settings, clock: Clock,
+    ) -> None:  # fmt: skip
         self._db = db
         self._upstream = upstream
+        self._lifecycle = lifecycle
+        self._info = info
         self._settings = settings
         self._clock = clock
-        # A claim older than this belongs to a process that died mid-submit.
-        self._stale_claim = timedelta(seconds=settings.upstream_timeout_seconds * 2 + 10)
 
     async def _owned(self, principal: Principal, id_search: str | None) -> Search:
         if not id_search or not ID_SEARCH.match(id_search):
@@ -75,7 +63,7 @@ class SearchService:
         if existing is not None and existing.status != UPLOADED:
             raise SearchConflict()
         body = await self._upstream.upload_pic(images, existing.upstream_id if existing else None)
-        _raise_in_band(body, id_search)
+        raise_in_band(body, id_search)
         upstream_id = body.get("id_search")
         if not isinstance(upstream_id, str) or not upstream_id:
             raise UpstreamUnavailable("The face-search service sent an upload answer without id_search.")
@@ -102,76 +90,18 @@ class SearchService:
         return out
 
     # -- search -------------------------------------------------------------------------------
-    async def search(self, principal: Principal, request: SearchRequest) -> Body:
+    async def search(self, principal: Principal, request: SearchRequest) -> tuple[Body, dict[str, str]]:
+        """The envelope, and the headers of a new reservation (empty for a status check)."""
         search = await self._owned(principal, request.id_search)
-        body: Body | None = None
+        submitted: tuple[Body, dict[str, str]] | None = None
         if not request.status_only and search.status in (UPLOADED, SUBMITTING):
-            body = await self._try_submit(search, request.demo)
-        if body is None:
-            body = await self._status(search)
+            if principal.limits.demo_only and not request.demo:
+                raise DemoOnly()
+            submitted = await self._lifecycle.try_submit(search, request.demo, principal.limits)
+        body, headers = submitted if submitted is not None else (await self._lifecycle.status(search), {})
         if not request.with_progress and not is_final(body) and search.status != UPLOADED:
-            body = await self._wait(search, body)
-        return self._present(search, body)
-
-    async def _try_submit(self, search: Search, demo: bool) -> Body | None:
-        """Submit if this call wins the claim; None means someone else did (so: a status check)."""
-        now = self._clock.now()
-        async with self._db.transaction() as session:
-            won = await repo.claim_submit(session, search.id, now, now - self._stale_claim)
-        if not won:
-            return None
-        try:
-            body = await self._upstream.search(search.upstream_id, status_only=False, demo=demo)
-        except BaseException:
-            # Not started (or unknown): release the claim so a retry can submit; upstream itself
-            # treats a repeated submit of the same id as a status check, so a retry is safe.
-            await asyncio.shield(self._release_claim(search.id))
-            raise
-        if body.get("error"):
-            await asyncio.shield(self._release_claim(search.id))
-            _raise_in_band(body, search.id)
-        status = FINISHED if is_final(body) else SUBMITTED
-        values: dict[str, Any] = {"status": status, "demo": demo}
-        if status == FINISHED:
-            values["finished_at"] = self._clock.now()
-        async with self._db.transaction() as session:
-            await repo.transition(session, search.id, (SUBMITTING,), **values)
-        search.status, search.demo = status, demo
-        return body
-
-    async def _release_claim(self, search_id: str) -> None:
-        async with self._db.transaction() as session:
-            await repo.transition(session, search_id, (SUBMITTING,), status=UPLOADED, submitted_at=None)
-
-    async def _status(self, search: Search) -> Body:
-        body = await self._upstream.search(search.upstream_id, status_only=True, demo=bool(search.demo))
-        if body.get("error"):
-            if search.status == SUBMITTED:
-                await self._finish(search, FAILED, error_code=str(body.get("code") or "EXCEPTION"))
-            _raise_in_band(body, search.id)
-        if is_final(body) and search.status == SUBMITTED:
-            await self._finish(search, FINISHED)
-        return body
-
-    async def _finish(self, search: Search, status: str, error_code: str | None = None) -> None:
-        async with self._db.transaction() as session:
-            await repo.transition(
-                session, search.id, (SUBMITTED,), status=status, error_code=error_code,
-                finished_at=self._clock.now(),
-            )
-        search.status = status
-
-    async def _wait(self, search: Search, body: Body) -> Body:
-        """`with_progress: false`: hold the call until the result is final or the wait limit."""
-        deadline = self._clock.monotonic() + self._settings.search_wait_seconds
-        interval = self._settings.upstream_poll_interval_seconds
-        while not is_final(body):
-            remaining = deadline - self._clock.monotonic()
-            if remaining <= 0:
-                break
-            await asyncio.sleep(min(interval, remaining))
-            body = await self._status(search)
-        return body
+            body = await self._lifecycle.wait(search, body)
+        return self._present(search, body), headers
 
     # -- delete_pic / info --------------------------------------------------------------------
     async def delete_pic(self, principal: Principal, id_search: str | None, id_pic: str | None) -> Body:
@@ -179,7 +109,7 @@ class SearchService:
         if not id_pic:
             raise NotFound("Image not found in this search request.")
         body = await self._upstream.delete_pic(search.upstream_id, id_pic)
-        _raise_in_band(body, search.id)
+        raise_in_band(body, search.id)
         remaining = [img for img in search.images if img.get("id_pic") != id_pic]
         if len(remaining) != len(search.images):
             async with self._db.transaction() as session:
@@ -187,8 +117,25 @@ class SearchService:
         return self._present(search, body)
 
     async def info(self, principal: Principal) -> Body:
-        body = await self._upstream.info()
-        _raise_in_band(body, None)
+        """Upstream's info, but `remaining_credits` is what this tenant can still spend: the
+        lesser of its monthly budget left and the company's balance not already held."""
+        body = dict(await self._info.get())
+        upstream_left = body.get("remaining_credits")
+        remaining = int(upstream_left) if isinstance(upstream_left, int | float) else 0
+        try:
+            usage = await self._lifecycle.quotas.usage(principal.tenant_id)
+        except StoreUnavailable:
+            usage = None
+        if usage is not None and usage.upstream_balance is not None:
+            remaining = min(remaining, max(0, usage.upstream_balance - usage.outstanding))
+        budget = principal.limits.credits_per_month
+        if budget is not None:
+            used = usage.credits_used if usage is not None else budget
+            remaining = min(remaining, max(0, budget - used))
+        if principal.limits.demo_only:
+            remaining = 0
+        body["remaining_credits"] = remaining
+        body["has_credits_to_search"] = remaining >= self._settings.search_credit_cost
         return body
 
     @staticmethod

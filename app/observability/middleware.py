@@ -41,7 +41,11 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = rid
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = rid
+                # Headers a dependency decided on (rate-limit state) for whatever response follows.
+                for name, value in state.get("response_headers", {}).items():
+                    headers.setdefault(name, value)
             await send(message)
 
         try:

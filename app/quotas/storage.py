@@ -14,7 +14,8 @@ from app.quotas.policy import Decision, GlobalLimits, Limits, Reservation, Snaps
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be reached; nothing was changed."""
+    """The store cannot be reached. A timeout cannot promise that nothing changed: every operation
+    is idempotent per search id, and reconciliation against the database settles the rest."""
 
 
 class QuotaStore(Protocol):
@@ -54,9 +55,15 @@ class QuotaStore(Protocol):
         """Record a fresh upstream balance (from upstream /api/info)."""
         ...
 
-    async def rebuild(self, snapshot: Snapshot) -> None:
-        """Replace all credit, daily, concurrency and reservation state with the database's truth,
-        atomically, and mark the store as having counters. The balance is left to set_balance."""
+    async def rebuild(self, snapshot: Snapshot) -> bool:
+        """Install the database's truth as all credit, daily, concurrency and reservation state,
+        atomically, and mark the store as having counters -- only while it has none: False (and no
+        change) when it already has them, so a rebuild from an older snapshot can never overwrite
+        counters that already include later grants. The balance is left to set_balance."""
+        ...
+
+    async def invalidate(self) -> None:
+        """Drop the counters (their epoch), so that nothing is granted until the next rebuild."""
         ...
 
     async def held_ids(self) -> set[str]:

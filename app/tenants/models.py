@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base
@@ -17,6 +17,12 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Limits; NULL means unlimited.
+    credits_per_month: Mapped[int | None] = mapped_column(Integer, default=None)
+    searches_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_concurrent_searches: Mapped[int | None] = mapped_column(Integer, default=None)
+    demo_only: Mapped[bool] = mapped_column(Boolean, default=False)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", lazy="raise")
 
@@ -35,5 +41,7 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # An optional per-key rate limit, on top of the tenant's.
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
 
     tenant: Mapped[Tenant] = relationship(back_populates="keys", lazy="raise")

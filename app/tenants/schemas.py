@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.quotas.policy import Limits
+
+
+class LimitsIn(BaseModel):
+    """Tenant limits as operators set them; a field left out is unchanged (on update) or unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credits_per_month: int | None = Field(None, ge=0)
+    searches_per_day: int | None = Field(None, ge=0)
+    requests_per_minute: int | None = Field(None, ge=1)
+    max_concurrent_searches: int | None = Field(None, ge=1)
+    demo_only: bool | None = None
 
 
 class TenantOut(BaseModel):
@@ -13,6 +27,11 @@ class TenantOut(BaseModel):
     name: str
     status: str
     created_at: datetime
+    credits_per_month: int | None = None
+    searches_per_day: int | None = None
+    requests_per_minute: int | None = None
+    max_concurrent_searches: int | None = None
+    demo_only: bool = False
 
 
 class KeyOut(BaseModel):
@@ -25,6 +44,7 @@ class KeyOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    requests_per_minute: int | None = None
 
 
 class CreatedKey(KeyOut):
@@ -39,3 +59,5 @@ class Principal:
     tenant_name: str
     key_id: str
     scopes: frozenset[str]
+    limits: Limits = field(default_factory=Limits)
+    key_requests_per_minute: int | None = None

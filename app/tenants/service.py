@@ -9,13 +9,17 @@ import re
 import secrets
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from app.clock import Clock
 from app.db import Database
 from app.errors import BadRequest, GatewayError, InvalidToken, NotFound
+from app.quotas import repository as quota_repo
+from app.quotas.policy import Limits, day_of, month_of
 from app.tenants import repository as repo
 from app.tenants.keys import KEY_PREFIX, SCOPES, generate_key, hash_key
 from app.tenants.models import ApiKey, Tenant
-from app.tenants.schemas import CreatedKey, KeyOut, Principal, TenantOut
+from app.tenants.schemas import CreatedKey, KeyOut, LimitsIn, Principal, TenantOut
 
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -24,6 +28,14 @@ class TenantExists(GatewayError):
     status_code = 409
     code = "TENANT_EXISTS"
     default_message = "A tenant with this name already exists."
+
+
+def validate_limits(values: dict[str, int | bool | None]) -> LimitsIn:
+    try:
+        return LimitsIn.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadRequest(f"Invalid '{'.'.join(str(p) for p in first['loc'])}': {first['msg']}.") from exc
 
 
 def _new_id() -> str:
@@ -41,6 +53,7 @@ def _key_out(key: ApiKey) -> dict[str, object]:
         "created_at": key.created_at,
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
+        "requests_per_minute": key.requests_per_minute,
     }
 
 
@@ -50,14 +63,45 @@ class TenantService:
         self._secret = secret
         self._clock = clock
 
-    async def create_tenant(self, name: str) -> TenantOut:
+    async def create_tenant(self, name: str, limits: LimitsIn | None = None) -> TenantOut:
         if not TENANT_NAME.match(name):
             raise BadRequest("Tenant names are 1-100 characters: letters, digits, '.', '_' or '-'.")
+        values = (limits or LimitsIn()).model_dump(exclude_none=True)
         async with self._db.transaction() as session:
             if await repo.tenant_by_name(session, name) is not None:
                 raise TenantExists()
-            tenant = Tenant(id=_new_id(), name=name, status="active", created_at=self._clock.now())
+            tenant = Tenant(id=_new_id(), name=name, status="active", created_at=self._clock.now(), **values)
             await repo.add(session, tenant)
+        return TenantOut.model_validate(tenant, from_attributes=True)
+
+    async def update_limits(self, tenant_ref: str, changes: dict[str, int | bool | None]) -> TenantOut:
+        """Change some limits; a None value removes that limit (unlimited), absent keys stay."""
+        checked = validate_limits(changes)
+        async with self._db.transaction() as session:
+            tenant = await repo.tenant_by_ref(session, tenant_ref)
+            if tenant is None:
+                raise NotFound("Tenant not found.")
+            for field in changes:
+                value = getattr(checked, field)
+                setattr(tenant, field, bool(value) if field == "demo_only" else value)
+        return TenantOut.model_validate(tenant, from_attributes=True)
+
+    async def usage(self, tenant_ref: str) -> dict[str, object]:
+        """This month's and today's usage as the database records it (the source of truth)."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            tenant = await repo.tenant_by_ref(session, tenant_ref)
+            if tenant is None:
+                raise NotFound("Tenant not found.")
+            counts = await quota_repo.tenant_usage(session, tenant.id, month_of(now), day_of(now))
+        return {"tenant": tenant.name, "month": month_of(now), "day": day_of(now),
+                "credits_per_month": tenant.credits_per_month, **counts}
+
+    async def get_tenant(self, tenant_ref: str) -> TenantOut:
+        async with self._db.transaction() as session:
+            tenant = await repo.tenant_by_ref(session, tenant_ref)
+        if tenant is None:
+            raise NotFound("Tenant not found.")
         return TenantOut.model_validate(tenant, from_attributes=True)
 
     async def list_tenants(self) -> list[TenantOut]:
@@ -76,10 +120,13 @@ class TenantService:
         name: str = "",
         scopes: frozenset[str] = SCOPES,
         expires_at: datetime | None = None,
+        requests_per_minute: int | None = None,
     ) -> CreatedKey:
         """Mint a key; the clear value is returned here once and never again."""
         if not scopes or not scopes <= SCOPES:
             raise BadRequest(f"Scopes must be a non-empty subset of {sorted(SCOPES)}.")
+        if requests_per_minute is not None and requests_per_minute < 1:
+            raise BadRequest("requests_per_minute must be at least 1.")
         clear = generate_key()
         async with self._db.transaction() as session:
             tenant = await repo.tenant_by_ref(session, tenant_ref)
@@ -95,6 +142,7 @@ class TenantService:
                 scopes=",".join(sorted(scopes)),
                 created_at=self._clock.now(),
                 expires_at=expires_at,
+                requests_per_minute=requests_per_minute,
             )
             await repo.add(session, key)
         return CreatedKey.model_validate({**_key_out(key), "key": clear})
@@ -130,7 +178,15 @@ class TenantService:
             raise InvalidToken()
         if key.expires_at is not None and _aware(key.expires_at) <= now:
             raise InvalidToken("Invalid API token! This key has expired.")
-        return Principal(tenant.id, tenant.name, key.id, frozenset(key.scopes.split(",")))
+        limits = Limits(
+            credits_per_month=tenant.credits_per_month,
+            searches_per_day=tenant.searches_per_day,
+            requests_per_minute=tenant.requests_per_minute,
+            max_concurrent_searches=tenant.max_concurrent_searches,
+            demo_only=tenant.demo_only,
+        )
+        return Principal(tenant.id, tenant.name, key.id, frozenset(key.scopes.split(",")), limits,
+                         key.requests_per_minute)
 
 
 def _aware(value: datetime) -> datetime:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from app.errors import UpstreamTimeout, UpstreamUnavailable
+from app.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from app.facecheck.images import CheckedImage
 
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
@@ -61,6 +61,13 @@ class UpstreamClient:
                 continue
             return _decode(response)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def raise_in_band(body: dict[str, Any], id_search: str | None) -> None:
+    """FaceCheck reports errors inside a 200 answer; its own `error` and `code` pass through."""
+    error = body.get("error")
+    if error:
+        raise UpstreamError(str(error), body.get("code"), id_search)
 
 
 def _decode(response: httpx.Response) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""Follows searches that no client is polling, so every reservation ends committed or refunded:
+after a client gives up, and after a restart (the database lists what was in flight).
+
+One process leads (a lease in the quota store) so replicas do not all poll upstream for the same
+searches; settling is idempotent, so a brief overlap during a lease hand-over costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+
+from app.clock import Clock
+from app.config import Settings
+from app.db import Database
+from app.errors import GatewayError
+from app.facecheck import repository as repo
+from app.facecheck.lifecycle import SearchLifecycle
+from app.quotas.storage import StoreUnavailable
+
+log = logging.getLogger("facecheck_gateway.tracker")
+
+
+class Tracker:
+    def __init__(self, db: Database, lifecycle: SearchLifecycle, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._lifecycle = lifecycle
+        self._interval = settings.tracker_interval_seconds
+        self._balance_every = settings.balance_refresh_seconds
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._balance_at = float("-inf")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="search-tracker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self._lifecycle.quotas.lead("tracker", self._interval * 3):
+                    await self.tick()
+            except Exception:  # keep tracking whatever one round ran into
+                log.exception("tracker round failed")
+            await asyncio.sleep(self._interval)
+
+    async def tick(self) -> None:
+        """One round; each step stands alone, so an unreachable Redis or upstream only skips what
+        needs it and the rest (settling in the database) still happens."""
+        quotas = self._lifecycle.quotas
+        due = self._clock.monotonic() - self._balance_at >= self._balance_every
+        if due and await self._guarded(quotas.refresh_balance()):
+            self._balance_at = self._clock.monotonic()
+        async with self._db.transaction() as session:
+            stale = await repo.stale_claims(session, self._clock.now() - self._lifecycle.stale_claim)
+            running = await repo.in_flight(session)
+        for search in stale:
+            await self._guarded(self._lifecycle.resolve_stale_claim(search))
+        for search in running:
+            await self._guarded(self._lifecycle.status(search))
+        await self._guarded(quotas.reconcile())
+
+    @staticmethod
+    async def _guarded(step: Awaitable[object]) -> bool:
+        try:
+            await step
+        except (GatewayError, StoreUnavailable) as exc:  # settled inside, or retried next round
+            log.debug("tracker step deferred", extra={"reason": type(exc).__name__})
+            return False
+        return True
