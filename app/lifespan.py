@@ -8,12 +8,15 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from app.clock import Clock
 from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
 from app.facecheck.service import SearchService
+from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
+from app.observability.readiness import Readiness
 from app.sandbox import SandboxConfig, create_sandbox_app
 from app.tenants.service import TenantService
 from app.upstream.client import UpstreamClient
@@ -24,8 +27,10 @@ class Resources:
     settings: Settings
     db: Database
     http: httpx.AsyncClient
+    redis: Redis | None
     tenants: TenantService
     searches: SearchService
+    readiness: Readiness
 
 
 def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
@@ -53,16 +58,30 @@ def build_upstream_http(settings: Settings) -> tuple[httpx.AsyncClient, str]:
     return client, EMBEDDED_SANDBOX_TOKEN
 
 
+def build_redis(settings: Settings) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    timeout = settings.readyz_timeout_seconds
+    return Redis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 def build_resources(settings: Settings, clock: Clock) -> Resources:
     db = Database(settings.effective_database_url)
     http, token = build_upstream_http(settings)
+    redis = build_redis(settings)
     upstream = UpstreamClient(http, token)
+    readiness = Readiness(
+        db, redis, upstream, timeout=settings.readyz_timeout_seconds,
+        upstream_ttl=settings.readyz_upstream_cache_seconds, clock=clock,
+    )  # fmt: skip
     return Resources(
         settings=settings,
         db=db,
         http=http,
+        redis=redis,
         tenants=TenantService(db, settings.secret_bytes, clock),
         searches=SearchService(db, upstream, settings, clock),
+        readiness=readiness,
     )
 
 
@@ -76,6 +95,9 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
             yield
         finally:
             await resources.http.aclose()
+            if resources.redis is not None:
+                await resources.redis.aclose()
             await resources.db.close()
+            worker_exited()
 
     return lifespan

@@ -28,8 +28,9 @@ from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
 from app.facecheck.models import FAILED, FINISHED, SUBMITTED, SUBMITTING, UPLOADED, Search
 from app.facecheck.schemas import ID_SEARCH, SearchRequest
+from app.observability import metrics
 from app.tenants.schemas import Principal
-from app.upstream.client import UpstreamClient
+from app.upstream.client import UpstreamClient, wait_on_upstream
 
 Body = dict[str, Any]
 
@@ -130,6 +131,7 @@ class SearchService:
         if body.get("error"):
             await asyncio.shield(self._release_claim(search.id))
             _raise_in_band(body, search.id)
+        metrics.search_submitted(demo)
         status = FINISHED if is_final(body) else SUBMITTED
         values: dict[str, Any] = {"status": status, "demo": demo}
         if status == FINISHED:
@@ -137,6 +139,7 @@ class SearchService:
         async with self._db.transaction() as session:
             await repo.transition(session, search.id, (SUBMITTING,), **values)
         search.status, search.demo = status, demo
+        metrics.search_ended(status, demo)
         return body
 
     async def _release_claim(self, search_id: str) -> None:
@@ -155,11 +158,13 @@ class SearchService:
 
     async def _finish(self, search: Search, status: str, error_code: str | None = None) -> None:
         async with self._db.transaction() as session:
-            await repo.transition(
+            moved = await repo.transition(
                 session, search.id, (SUBMITTED,), status=status, error_code=error_code,
                 finished_at=self._clock.now(),
             )
         search.status = status
+        if moved:  # however many polls saw the end, one of them moved the row: count that one
+            metrics.search_ended(status, bool(search.demo))
 
     async def _wait(self, search: Search, body: Body) -> Body:
         """`with_progress: false`: hold the call until the result is final or the wait limit."""
@@ -169,7 +174,7 @@ class SearchService:
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
                 break
-            await asyncio.sleep(min(interval, remaining))
+            await wait_on_upstream(min(interval, remaining))
             body = await self._status(search)
         return body
 
