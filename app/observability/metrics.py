@@ -48,8 +48,8 @@ def _counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
     return metric
 
 
-def _gauge(name: str, doc: str, mode: Any) -> Gauge:
-    metric = Gauge(PREFIX + name, doc, multiprocess_mode=mode)
+def _gauge(name: str, doc: str, mode: Any, labels: Sequence[str] = ()) -> Gauge:
+    metric = Gauge(PREFIX + name, doc, labels, multiprocess_mode=mode)
     DEFINED.append(metric)
     return metric
 
@@ -74,8 +74,9 @@ GATEWAY_OVERHEAD = _histogram(
     ("route",), _OVERHEAD_BUCKETS,
 )  # fmt: skip
 WORKER_REQUESTS = _gauge(
-    "worker_requests", "Requests served by each live worker process (pid label with several workers).", "liveall"
-)
+    "worker_requests", "Requests served by each live worker process, by route (pid label with several workers).",
+    "liveall", ("route",),
+)  # fmt: skip
 
 # -- upstream (app/upstream/client.py) --------------------------------------------------------------
 UPSTREAM_REQUESTS = _counter(
@@ -158,7 +159,7 @@ def observe_request(
     REQUESTS.labels(route=route, method=method_label(method), status=str(status), tenant=tenant).inc()
     REQUEST_DURATION.labels(route=route).observe(duration)
     GATEWAY_OVERHEAD.labels(route=route).observe(overhead)
-    WORKER_REQUESTS.inc()
+    WORKER_REQUESTS.labels(route=route).inc()
     if error_code is not None:
         ERRORS.labels(route=route, code=code_label(error_code), tenant=tenant).inc()
 

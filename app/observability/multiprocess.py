@@ -26,9 +26,13 @@ def shared_metrics_dir(configured: str, workers: int) -> Iterator[Path | None]:
     A configured folder is emptied of old sample files (stale counts would be added to new ones);
     a temporary one is made when several workers are asked for and removed afterwards.
     """
-    if not configured and workers <= 1:
-        yield None
-        return
+    if not configured:
+        # Present but empty (an env file's `PROMETHEUS_MULTIPROC_DIR=`) would still switch
+        # prometheus_client to files, with no folder to write them to.
+        os.environ.pop(ENV, None)
+        if workers <= 1:
+            yield None
+            return
     if "prometheus_client" in sys.modules and os.environ.get(ENV) != configured and workers <= 1:
         raise RuntimeError(f"{ENV} must be exported before prometheus_client is imported")
     temporary = not configured

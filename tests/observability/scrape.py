@@ -61,7 +61,7 @@ def delta(before: Scrape, after: Scrape, name: str, **labels: str) -> float:
 def _exprs(node: Any) -> Iterator[str]:
     if isinstance(node, Mapping):
         for key, value in node.items():
-            if key == "expr" and isinstance(value, str):
+            if key in ("expr", "query", "definition") and isinstance(value, str):
                 yield value
             else:
                 yield from _exprs(value)
@@ -70,6 +70,11 @@ def _exprs(node: Any) -> Iterator[str]:
             yield from _exprs(item)
 
 
+def dashboard_queries(path: Path = DASHBOARD) -> list[str]:
+    """Every PromQL query of the dashboard, panels and variables (`label_values(...)` is Grafana's own)."""
+    return [expr for expr in _exprs(json.loads(path.read_text())) if not expr.startswith("label_values(")]
+
+
 def dashboard_metric_names(path: Path = DASHBOARD) -> set[str]:
-    """Every facecheck_gateway_* name the dashboard's queries use."""
+    """Every facecheck_gateway_* name the dashboard's queries (panels and variables) use."""
     return {name for expr in _exprs(json.loads(path.read_text())) for name in _NAME.findall(expr)}
