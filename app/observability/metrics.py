@@ -36,6 +36,8 @@ _OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 
 UpstreamEndpoint = Literal["upload_pic", "search", "search_status", "delete_pic", "info"]
 UpstreamOutcome = Literal["ok", "error", "http_error", "bad_answer", "timeout", "unavailable"]
+# How a gauge combines over worker processes ("live" ones forget workers that have exited).
+GaugeMode = Literal["liveall", "livesum", "livemax", "mostrecent", "livemostrecent"]
 
 DEFINED: list[MetricWrapperBase] = []
 # `_created` companions would double the output; Prometheus does not need them for rate().
@@ -48,7 +50,7 @@ def _counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
     return metric
 
 
-def _gauge(name: str, doc: str, mode: Any, labels: Sequence[str] = ()) -> Gauge:
+def _gauge(name: str, doc: str, mode: GaugeMode, labels: Sequence[str] = ()) -> Gauge:
     metric = Gauge(PREFIX + name, doc, labels, multiprocess_mode=mode)
     DEFINED.append(metric)
     return metric

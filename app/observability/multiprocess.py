@@ -33,8 +33,9 @@ def shared_metrics_dir(configured: str, workers: int) -> Iterator[Path | None]:
         if workers <= 1:
             yield None
             return
-    if "prometheus_client" in sys.modules and os.environ.get(ENV) != configured and workers <= 1:
-        raise RuntimeError(f"{ENV} must be exported before prometheus_client is imported")
+    if workers <= 1 and "prometheus_client" in sys.modules:
+        # This process will serve: its metrics must not exist yet (in memory, or in files about to be cleared).
+        raise RuntimeError(f"{ENV} must be prepared before prometheus_client is imported")
     temporary = not configured
     path = Path(tempfile.mkdtemp(prefix="facecheck-gateway-metrics-")) if temporary else Path(configured)
     path.mkdir(parents=True, exist_ok=True)

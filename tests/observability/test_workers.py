@@ -89,3 +89,15 @@ def test_configured_folder_from_env_file_with_one_worker(stack: Stack, tmp_path:
         assert s.value(PREFIX + "errors_total", route="/api/info", code="INVALID_TOKEN", tenant="-") == 1
     finally:
         gateway.terminate()
+
+
+def test_an_empty_folder_setting_means_none(stack: Stack, tmp_path: Path) -> None:
+    """An env file copied from .env.example exports `PROMETHEUS_MULTIPROC_DIR=` (empty)."""
+    env = gateway_env(tmp_path, stack.sandbox.base_url, PROMETHEUS_MULTIPROC_DIR="")
+    gateway = start_gateway(tmp_path, env=env, cwd=tmp_path)
+    try:
+        requests.post(gateway.base_url + "/api/info", headers={"Authorization": "fcg_unknown"}, timeout=30)
+        s = scrape(gateway.base_url)
+        assert s.value(PREFIX + "errors_total", route="/api/info", code="INVALID_TOKEN", tenant="-") == 1
+    finally:
+        gateway.terminate()
