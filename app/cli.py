@@ -20,8 +20,8 @@ from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
 from app.errors import GatewayError
-from app.lifespan import sandbox_config
 from app.observability.logging import configure_logging
+from app.observability.multiprocess import shared_metrics_dir
 from app.tenants.service import TenantService, validate_limits
 
 DEMO_TENANT = "demo"
@@ -83,15 +83,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(settings)
     if key:
         _print_welcome(key, args.host, args.port)
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-    )
+    # Before anything imports prometheus_client (the app does, in each worker): see multiprocess.py.
+    with shared_metrics_dir(settings.prometheus_multiproc_dir, args.workers):
+        uvicorn.run(
+            "app.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+        )
     return 0
 
 
@@ -102,6 +104,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `serve` must run before anything imports prometheus_client.
+    from app.lifespan import sandbox_config
     from app.sandbox import create_sandbox_app
 
     tokens = [t.strip() for t in settings.sandbox_tokens.split(",") if t.strip()]

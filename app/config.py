@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
+    # Observability. /metrics needs no key (operators scrape it); it carries no secret and only
+    # bounded labels. Worker processes share metrics through files in PROMETHEUS_MULTIPROC_DIR:
+    # empty = `serve` makes a fresh temporary folder when it runs more than one worker.
+    metrics_enabled: bool = True
+    prometheus_multiproc_dir: str = ""
+    # /readyz asks upstream at most once per this many seconds, so probes cannot hammer it.
+    readyz_upstream_cache_seconds: float = Field(5.0, ge=0)
+    # Longest any single /readyz check may take before it counts as failed.
+    readyz_timeout_seconds: float = Field(2.0, gt=0)
+
     # The sandbox simulator's knobs (for `facecheck-gateway sandbox` and the embedded upstream).
     sandbox_tokens: str = "sandbox"
     sandbox_initial_credits: int = Field(1000, ge=0)

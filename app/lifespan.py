@@ -18,7 +18,9 @@ from app.db import Database
 from app.facecheck.lifecycle import SearchLifecycle
 from app.facecheck.service import SearchService
 from app.facecheck.tracker import Tracker
+from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
+from app.observability.readiness import Readiness
 from app.quotas.memory import MemoryStore
 from app.quotas.redis_store import RedisStore
 from app.quotas.service import QuotaService
@@ -39,6 +41,7 @@ class Resources:
     quotas: QuotaService
     searches: SearchService
     tracker: Tracker
+    readiness: Readiness
 
 
 def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
@@ -81,12 +84,16 @@ def build_redis(settings: Settings) -> Redis | None:
 def build_resources(settings: Settings, clock: Clock) -> Resources:
     db = Database(settings.effective_database_url)
     http, token = build_upstream_http(settings)
+    redis = build_redis(settings)
     upstream = UpstreamClient(http, token)
     info = UpstreamInfo(upstream, clock, settings.info_cache_seconds)
-    redis = build_redis(settings)
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
     quotas = QuotaService(store, db, settings, clock, info.balance)
     lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock)
+    readiness = Readiness(
+        db, redis, upstream, timeout=settings.readyz_timeout_seconds,
+        upstream_ttl=settings.readyz_upstream_cache_seconds, clock=clock,
+    )  # fmt: skip
     return Resources(
         settings=settings,
         db=db,
@@ -96,6 +103,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         quotas=quotas,
         searches=SearchService(db, upstream, lifecycle, info, settings, clock),
         tracker=Tracker(db, lifecycle, settings, clock),
+        readiness=readiness,
     )
 
 
@@ -112,6 +120,9 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
             await resources.tracker.stop()
             await resources.quotas.store.close()
             await resources.http.aclose()
+            if resources.redis is not None:
+                await resources.redis.aclose()
             await resources.db.close()
+            worker_exited()
 
     return lifespan

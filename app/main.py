@@ -14,12 +14,12 @@ from app.errors import (
     GatewayError,
     MethodNotAllowed,
     NotFound,
-    json_response,
     render_error,
 )
 from app.facecheck.router import router as facecheck_router
 from app.lifespan import make_lifespan
 from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.observability.router import build_router as build_operations_router
 
 
 def _from_http_exception(exc: StarletteHTTPException) -> GatewayError:
@@ -66,10 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(RequestContextMiddleware, http_status=http_status)
 
     app.include_router(facecheck_router)
-
-    @app.get("/healthz", tags=["operations"], summary="The process is alive")
-    async def healthz() -> Response:
-        return json_response({"status": "ok"})
+    app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 
     return app
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -47,6 +47,11 @@ class Database:
                 yield session
         except (SQLAlchemyError, OSError) as exc:
             raise ServiceUnavailable("The gateway database is unavailable; try again shortly.") from exc
+
+    async def ping(self) -> None:
+        """One round trip (`SELECT 1`); raises whatever the driver raises when the database is away."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -29,9 +29,11 @@ from app.facecheck.models import (
     UPLOADED,
     Search,
 )
+from app.observability import metrics
 from app.quotas.policy import Limits
 from app.quotas.service import QuotaService
-from app.upstream.client import UpstreamClient, raise_in_band
+from app.tenants import repository as tenant_repo
+from app.upstream.client import UpstreamClient, raise_in_band, wait_on_upstream
 
 Body = dict[str, Any]
 log = logging.getLogger("facecheck_gateway.searches")
@@ -53,6 +55,7 @@ class SearchLifecycle:
         # A claim older than this belongs to a process that died mid-submit (the submit call
         # itself cannot outlive the upstream timeout).
         self.stale_claim = timedelta(seconds=settings.upstream_timeout_seconds + 5)
+        self._names: dict[str, str] = {}
 
     async def try_submit(self, search: Search, demo: bool, limits: Limits) -> tuple[Body, dict[str, str]] | None:
         """Submit if this call wins the claim, returning upstream's answer and the RateLimit headers
@@ -90,7 +93,8 @@ class SearchLifecycle:
             raise_in_band(body, search.id)
         async with self._db.transaction() as session:
             await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED, demo=demo)
-        search.status, search.demo = SUBMITTED, demo
+        search.status, search.demo, search.credits_reserved = SUBMITTED, demo, reservation.cost
+        metrics.search_submitted(await self._tenant_name(search.tenant_id), demo, reservation.cost)
         if is_final(body):
             await self.finish(search, FINISHED)
         return body, headers
@@ -120,11 +124,22 @@ class SearchLifecycle:
         else:
             await self.quotas.refund(search.id)
         async with self._db.transaction() as session:
-            await repo.transition(
+            moved = await repo.transition(
                 session, search.id, (SUBMITTED,), status=status, error_code=error_code, finished_at=self._clock.now()
             )
             await repo.settle_reservation(session, search.id, COMMITTED if status == FINISHED else REFUNDED)
         search.status = status
+        if moved:  # however many polls saw the end, one of them moved the row: count that one
+            tenant = await self._tenant_name(search.tenant_id)
+            metrics.search_ended(tenant, status, bool(search.demo), search.credits_reserved)
+
+    async def _tenant_name(self, tenant_id: str) -> str:
+        """Metrics are labelled by tenant name; names are stable, so one lookup per tenant."""
+        if tenant_id not in self._names:
+            async with self._db.transaction() as session:
+                tenant = await tenant_repo.tenant_by_ref(session, tenant_id)
+            self._names[tenant_id] = tenant.name if tenant is not None else metrics.NO_TENANT
+        return self._names[tenant_id]
 
     async def wait(self, search: Search, body: Body) -> Body:
         """`with_progress: false`: hold the call until the result is final or the wait limit."""
@@ -134,7 +149,7 @@ class SearchLifecycle:
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
                 break
-            await asyncio.sleep(min(interval, remaining))
+            await wait_on_upstream(min(interval, remaining))
             body = await self.status(search)
         return body
 

@@ -18,6 +18,7 @@ from app.db import Database
 from app.errors import GatewayError
 from app.facecheck import repository as repo
 from app.facecheck.lifecycle import SearchLifecycle
+from app.observability import metrics
 from app.quotas.storage import StoreUnavailable
 
 log = logging.getLogger("facecheck_gateway.tracker")
@@ -61,6 +62,7 @@ class Tracker:
         async with self._db.transaction() as session:
             stale = await repo.stale_claims(session, self._clock.now() - self._lifecycle.stale_claim)
             running = await repo.in_flight(session)
+        metrics.SEARCHES_IN_FLIGHT.set(len(running) + len(stale))
         for search in stale:
             await self._guarded(self._lifecycle.resolve_stale_claim(search))
         for search in running:

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id, access log, last-resort error envelope, body size limit."""
+"""Pure ASGI middleware: request id, access log, request metrics, last-resort error envelope,
+body size limit."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import InternalError, PayloadTooLarge, render_error
+from app.observability import context, metrics
 from app.observability.logging import request_id_var
 
 log = logging.getLogger("facecheck_gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+UNMATCHED_ROUTE = "unmatched"
 
 
 class RequestContextMiddleware:
-    """Outermost of ours: every response gets X-Request-ID, every request one log line, and any
-    unexpected exception becomes a logged INTERNAL_ERROR envelope instead of a bare 500."""
+    """Outermost of ours: every response gets X-Request-ID and X-Gateway-Overhead-Ms, every request
+    one log line and its metrics, and any unexpected exception becomes a logged INTERNAL_ERROR
+    envelope instead of a bare 500."""
 
     def __init__(self, app: ASGIApp, *, http_status: bool) -> None:
         self.app = app
@@ -34,6 +38,7 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         token = request_id_var.set(rid)
+        stats, stats_token = context.begin(state)
         started = time.perf_counter()
         status = 0
 
@@ -46,6 +51,8 @@ class RequestContextMiddleware:
                 # Headers a dependency decided on (rate-limit state) for whatever response follows.
                 for name, value in state.get("response_headers", {}).items():
                     headers.setdefault(name, value)
+                overhead = stats.overhead(time.perf_counter() - started)
+                headers["X-Gateway-Overhead-Ms"] = f"{overhead * 1000:.2f}"
             await send(message)
 
         try:
@@ -57,18 +64,33 @@ class RequestContextMiddleware:
             error = InternalError(f"Internal error; quote request id {rid} to the gateway operators.")
             await render_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": getattr(route, "path", None) or "unmatched",
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "tenant": state.get("tenant"),
-                },
-            )
+            _record(scope, status, stats, time.perf_counter() - started)
+            context.end(stats_token)
             request_id_var.reset(token)
+
+
+def _record(scope: Scope, status: int, stats: context.RequestStats, duration: float) -> None:
+    """The access line and the request metrics: route template, never the raw path or a key."""
+    route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+    overhead = stats.overhead(duration)
+    metrics.observe_request(
+        route=route, method=scope["method"], status=status, tenant=stats.tenant, duration=duration,
+        overhead=overhead, error_code=stats.error_code,
+    )  # fmt: skip
+    log.info(
+        "request",
+        extra={
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "code": stats.error_code,
+            "duration_ms": round(duration * 1000, 2),
+            "upstream_ms": round(stats.upstream_seconds * 1000, 2),
+            "overhead_ms": round(overhead * 1000, 2),
+            "cache": stats.cache,
+            "tenant": stats.tenant,
+        },
+    )
 
 
 class BodyLimitMiddleware:

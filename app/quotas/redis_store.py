@@ -187,5 +187,4 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
-        """Close the client: the lifespan hands it over and closes the store, not the client."""
-        await self._client.aclose()
+        """Nothing to release: the Redis client belongs to the lifespan, which closes it."""

@@ -3,11 +3,17 @@
 Transport failures become UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT here, where they happen.
 Only idempotent calls (status checks, info) are retried: a submit or an upload is never
 sent twice by the gateway, because a duplicate could cost money or create a second search.
+Every attempt is timed here, the one place all upstream traffic passes: its metrics, and the
+current request's time spent on upstream, so the gateway's own overhead can be told apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,8 +21,39 @@ import orjson
 
 from app.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from app.facecheck.images import CheckedImage
+from app.observability import metrics
+from app.observability.context import add_upstream_time
+from app.observability.metrics import UpstreamEndpoint, UpstreamOutcome
 
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+@dataclass(slots=True)
+class _Attempt:
+    outcome: UpstreamOutcome = "unavailable"
+
+
+@contextmanager
+def _measured(endpoint: UpstreamEndpoint) -> Iterator[_Attempt]:
+    """Time one upstream call: its metrics, and the current request's time spent on upstream."""
+    attempt = _Attempt()
+    started = time.perf_counter()
+    try:
+        yield attempt
+    finally:
+        elapsed = time.perf_counter() - started
+        add_upstream_time(elapsed)
+        metrics.observe_upstream(endpoint, attempt.outcome, elapsed)
+
+
+async def wait_on_upstream(seconds: float) -> None:
+    """Sleep between status checks of a search upstream is still running: the request is waiting
+    on upstream, so the pause does not count as gateway overhead."""
+    started = time.perf_counter()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        add_upstream_time(time.perf_counter() - started)
 
 
 class UpstreamClient:
@@ -30,36 +67,44 @@ class UpstreamClient:
         files = [("images", (f"image{i}.{img.extension}", img.data, img.content_type))
                  for i, img in enumerate(images, start=1)]
         data = {"id_search": id_search} if id_search else None
-        return await self._post("/api/upload_pic", idempotent=False, files=files, data=data)
+        return await self._post("upload_pic", "/api/upload_pic", idempotent=False, files=files, data=data)
 
     async def search(self, id_search: str, *, status_only: bool, demo: bool) -> dict[str, Any]:
         # Always with_progress: the gateway does any waiting itself, under its own limit.
         body = {"id_search": id_search, "with_progress": True, "status_only": status_only, "demo": demo}
-        return await self._post("/api/search", idempotent=status_only, json=body)
+        endpoint: UpstreamEndpoint = "search_status" if status_only else "search"
+        return await self._post(endpoint, "/api/search", idempotent=status_only, json=body)
 
     async def delete_pic(self, id_search: str, id_pic: str) -> dict[str, Any]:
         params = {"id_search": id_search, "id_pic": id_pic}
-        return await self._post("/api/delete_pic", idempotent=False, params=params)
+        return await self._post("delete_pic", "/api/delete_pic", idempotent=False, params=params)
 
     async def info(self) -> dict[str, Any]:
-        return await self._post("/api/info", idempotent=True)
+        body = await self._post("info", "/api/info", idempotent=True)
+        metrics.observe_info(body)
+        return body
 
-    async def _post(self, path: str, *, idempotent: bool, **kwargs: Any) -> dict[str, Any]:
+    async def _post(self, endpoint: UpstreamEndpoint, path: str, *, idempotent: bool, **kwargs: Any) -> dict[str, Any]:
         attempts = 1 + (self._retries if idempotent else 0)
         for attempt in range(1, attempts + 1):
-            try:
-                response = await self._http.post(path, headers=self._headers, **kwargs)
-            except httpx.TimeoutException as exc:
-                if attempt < attempts and isinstance(exc, httpx.ConnectTimeout):
+            with _measured(endpoint) as measured:
+                try:
+                    response = await self._http.post(path, headers=self._headers, **kwargs)
+                except httpx.TimeoutException as exc:
+                    measured.outcome = "timeout"
+                    if attempt < attempts and isinstance(exc, httpx.ConnectTimeout):
+                        continue
+                    raise UpstreamTimeout() from exc
+                except httpx.HTTPError as exc:
+                    if attempt < attempts:
+                        continue
+                    raise UpstreamUnavailable() from exc
+                measured.outcome = "http_error" if response.status_code != 200 else "bad_answer"
+                if response.status_code in _RETRYABLE_STATUS and attempt < attempts:
                     continue
-                raise UpstreamTimeout() from exc
-            except httpx.HTTPError as exc:
-                if attempt < attempts:
-                    continue
-                raise UpstreamUnavailable() from exc
-            if response.status_code in _RETRYABLE_STATUS and attempt < attempts:
-                continue
-            return _decode(response)
+                body = _decode(response)
+                measured.outcome = "error" if body.get("error") else "ok"
+                return body
         raise AssertionError("unreachable")  # pragma: no cover
 
 

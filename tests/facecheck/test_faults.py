@@ -19,7 +19,7 @@ def pg_stack(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathF
     postgres_server.start_again()
     name = f"faults_{uuid.uuid4().hex[:12]}"
     postgres_server.create_database(name)
-    s = start_stack(tmp_path_factory.mktemp("faults"), postgres_server.url(name))
+    s = start_stack(tmp_path_factory.mktemp("faults"), postgres_server.url(name), INFO_CACHE_SECONDS="0")
     try:
         yield s
     finally:
