@@ -67,7 +67,6 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     prometheus_multiproc_dir: str = ""
     # /readyz asks upstream at most once per this many seconds, so probes cannot hammer it.
-    readyz_upstream_cache_seconds: float = Field(5.0, ge=0)
     # Longest any single /readyz check may take before it counts as failed.
     readyz_timeout_seconds: float = Field(2.0, gt=0)
 

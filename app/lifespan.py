@@ -90,10 +90,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
     quotas = QuotaService(store, db, settings, clock, info.balance)
     lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock)
-    readiness = Readiness(
-        db, redis, upstream, timeout=settings.readyz_timeout_seconds,
-        upstream_ttl=settings.readyz_upstream_cache_seconds, clock=clock,
-    )  # fmt: skip
+    readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     return Resources(
         settings=settings,
         db=db,

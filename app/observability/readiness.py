@@ -1,8 +1,9 @@
 """Readiness: can this replica serve searches right now?
 
 A load balancer or orchestrator asks /readyz every few seconds, on every replica, so each check is
-bounded by a timeout, and the upstream is asked at most once per READYZ_UPSTREAM_CACHE_SECONDS per
-process however often /readyz is called. Failures are reported by part name and a short reason;
+bounded by a timeout, and the upstream check reads the process's shared, cached view of upstream
+/api/info (at most one upstream call per INFO_CACHE_SECONDS however often /readyz is called).
+Failures are reported by part name and a short reason;
 driver messages are never echoed because they can hold host names or credentials.
 """
 
@@ -15,11 +16,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from app.clock import Clock
 from app.db import Database
-from app.errors import GatewayError
+from app.errors import GatewayError, UpstreamError
 from app.observability import metrics
-from app.upstream.client import UpstreamClient
+from app.upstream.info import UpstreamInfo
 
 OK = "ok"
 
@@ -38,19 +38,11 @@ class Report:
 
 
 class Readiness:
-    def __init__(
-        self, db: Database, redis: Redis | None, upstream: UpstreamClient, *,
-        timeout: float, upstream_ttl: float, clock: Clock,
-    ) -> None:  # fmt: skip
+    def __init__(self, db: Database, redis: Redis | None, info: UpstreamInfo, *, timeout: float) -> None:
         self._db = db
         self._redis = redis
-        self._upstream = upstream
+        self._info = info
         self._timeout = timeout
-        self._upstream_ttl = upstream_ttl
-        self._clock = clock
-        self._upstream_lock = asyncio.Lock()
-        self._upstream_result: str | None = None
-        self._upstream_expires = 0.0
 
     async def check(self) -> Report:
         checks = await self._dependencies()
@@ -79,23 +71,14 @@ class Readiness:
         return OK
 
     async def _upstream_check(self) -> str:
-        async with self._upstream_lock:  # concurrent probes share one upstream call
-            if self._upstream_result is not None and self._clock.monotonic() < self._upstream_expires:
-                return self._upstream_result
-            result = await self._ask_upstream()
-            self._upstream_result = result
-            self._upstream_expires = self._clock.monotonic() + self._upstream_ttl
-            return result
-
-    async def _ask_upstream(self) -> str:
         try:
-            body = await asyncio.wait_for(self._upstream.info(), self._timeout)
+            body = await asyncio.wait_for(self._info.get(), self._timeout)
         except TimeoutError:
             return "timeout"
+        except UpstreamError as exc:
+            return metrics.code_label(exc.upstream_code)
         except GatewayError as exc:
             return exc.code
-        if body.get("error"):
-            return metrics.code_label(str(body.get("code") or "EXCEPTION"))
         if body.get("is_online") is False:
             return "offline"
         return OK

@@ -1,5 +1,6 @@
-"""Upstream /api/info, cached for a few seconds: tenants' info calls and the balance guard need
-it often, upstream should see it rarely."""
+"""Upstream /api/info, cached for a few seconds: tenants' info calls, /readyz probes and the balance
+guard all need it, upstream should see it rarely. A failure is remembered for the same time, so a
+load balancer probing every replica cannot hammer an upstream that is already struggling."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from typing import Any
 
 from app.clock import Clock
+from app.errors import GatewayError
 from app.upstream.client import UpstreamClient, raise_in_band
 
 
@@ -15,16 +17,22 @@ class UpstreamInfo:
         self._upstream = upstream
         self._clock = clock
         self._ttl = ttl_seconds
-        self._cached: dict[str, Any] | None = None
+        self._cached: dict[str, Any] | GatewayError | None = None
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def get(self, *, fresh: bool = False) -> dict[str, Any]:
         async with self._lock:  # one upstream call however many callers arrive together
             if fresh or self._cached is None or self._clock.monotonic() - self._fetched_at > self._ttl:
-                body = await self._upstream.info()
-                raise_in_band(body, None)
-                self._cached, self._fetched_at = body, self._clock.monotonic()
+                try:
+                    body = await self._upstream.info()
+                    raise_in_band(body, None)
+                    self._cached = body
+                except GatewayError as exc:
+                    self._cached = exc
+                self._fetched_at = self._clock.monotonic()
+            if isinstance(self._cached, GatewayError):
+                raise self._cached
             return self._cached
 
     async def balance(self) -> int:

@@ -16,6 +16,7 @@ import pytest
 from app.db import Database
 from app.observability.readiness import Readiness
 from app.upstream.client import UpstreamClient
+from app.upstream.info import UpstreamInfo
 
 TTL = 5.0
 
@@ -59,7 +60,8 @@ async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
     http = httpx.AsyncClient(transport=httpx.MockTransport(upstream.handle), base_url="http://upstream.test")
     client = UpstreamClient(http, "token", retries=0)
     try:
-        yield Parts(Readiness(db, None, client, timeout=2.0, upstream_ttl=TTL, clock=clock), upstream, clock)
+        info = UpstreamInfo(client, clock, TTL)
+        yield Parts(Readiness(db, None, info, timeout=2.0), upstream, clock)
     finally:
         await http.aclose()
         await db.close()

@@ -22,7 +22,7 @@ def stack(
     redis_server.start_again()
     database_url = fresh_database(postgres_server, "readyz")
     tmp = tmp_path_factory.mktemp("readyz")
-    extra = {"REDIS_URL": redis_server.url, "READYZ_UPSTREAM_CACHE_SECONDS": "0.2", "READYZ_TIMEOUT_SECONDS": "2"}
+    extra = {"REDIS_URL": redis_server.url, "INFO_CACHE_SECONDS": "0.2", "READYZ_TIMEOUT_SECONDS": "2"}
     try:
         with running_stack(tmp, database_url, **extra) as s:
             yield s
