@@ -3,8 +3,8 @@
 A load balancer or orchestrator asks /readyz every few seconds, on every replica, so each check is
 bounded by a timeout, and the upstream check reads the process's shared, cached view of upstream
 /api/info (at most one upstream call per INFO_CACHE_SECONDS however often /readyz is called).
-Failures are reported by part name and a short reason;
-driver messages are never echoed because they can hold host names or credentials.
+Failures are reported by part name and a short reason; driver messages are never echoed because
+they can hold host names or credentials.
 """
 
 from __future__ import annotations
