@@ -73,7 +73,7 @@ class Gateway:
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[Gateway]:
     settings = Settings(_env_file=None, data_dir=tmp_path, admin_token=ADMIN, auth_failure_limit=5,
-                        sandbox_search_seconds=0, sandbox_queue_seconds=0, log_level="WARNING")  # type: ignore[arg-type]
+                        sandbox_search_seconds=0, sandbox_queue_seconds=0, log_level="WARNING")
     upgrade(settings)
     clock = ManualClock()
     with TestClient(create_app(settings, clock=clock)) as client:
