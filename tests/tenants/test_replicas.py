@@ -15,7 +15,7 @@ from tests.quotas.conftest import StartReplicas
 def refused(stack: Stack, key: str) -> bool:
     body = stack.post("/api/info", key).json()
     assert body.get("code") in (None, "INVALID_TOKEN"), body
-    return body.get("code") == "INVALID_TOKEN"
+    return bool(body.get("code") == "INVALID_TOKEN")
 
 
 def within_a_second(stack: Stack, key: str, what: str) -> None:
