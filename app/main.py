@@ -24,6 +24,7 @@ from app.facecheck.router import router as facecheck_router
 from app.lifespan import make_lifespan
 from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.observability.router import build_router as build_operations_router
+from app.openapi import build_openapi
 from app.tenants.router import router as admin_router
 from app.upstream.router import router as upstream_admin_router
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(facecheck_router)
     app.include_router(admin_router)
     app.include_router(upstream_admin_router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 
     return app

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from app.deps import Admin, ResourcesDep
+from app.openapi import ADMIN_ERRORS
 from app.tenants.schemas import (
     CreatedKey,
     KeyCreate,
@@ -22,15 +23,8 @@ from app.tenants.schemas import (
 # Ids are hex, names follow the tenant-name rule: anything else cannot exist, so it is a 422 early.
 TenantRef = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="tenant id or name")]
 KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$", description="key id")]
-ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or invalid admin token (INVALID_TOKEN)"},
-    403: {"description": "A key without the admin scope (FORBIDDEN)"},
-    404: {"description": "Unknown tenant or key (NOT_FOUND)"},
-    422: {"description": "Invalid request; `detail` names each field (VALIDATION_ERROR)"},
-    429: {"description": "Too many failed authentications (RATE_LIMITED)"},
-}
 
-router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=ERRORS)
+router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=ADMIN_ERRORS)
 
 
 @router.post("/tenants", status_code=201, summary="Create a tenant",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import Admin, ResourcesDep
+from app.openapi import ADMIN_ERRORS
 from app.upstream.info import UpstreamStatus
 
-router = APIRouter(prefix="/admin", tags=["Admin: upstream"])
+router = APIRouter(prefix="/admin", tags=["Admin: upstream"], responses=ADMIN_ERRORS)
 
 
 @router.get("/upstream", summary="Upstream balance, online status and indexed faces",
-            responses={401: {"description": "Missing or invalid admin token (INVALID_TOKEN)"},
-                       502: {"description": "Upstream unavailable (UPSTREAM_UNAVAILABLE)"}})
+            responses={502: {"description": "Upstream unavailable (UPSTREAM_UNAVAILABLE)"},
+                       504: {"description": "Upstream too slow (UPSTREAM_TIMEOUT)"}})
 async def upstream_status(resources: ResourcesDep, _: Admin) -> UpstreamStatus:
     return await resources.upstream_info.status()
