@@ -184,3 +184,19 @@ def test_repeated_failures_from_one_address_are_refused(gateway: Gateway) -> Non
 def test_upstream_status(gateway: Gateway) -> None:
     body = gateway.admin("GET", "/admin/upstream").json()
     assert body["is_online"] is True and isinstance(body["remaining_credits"], int) and body["faces"] > 0
+
+
+def test_openapi_describes_the_drop_in_bodies(gateway: Gateway) -> None:
+    spec = gateway.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    upload = paths["/api/upload_pic"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload["properties"]["images"]["items"]["format"] == "binary" and "id_search" in upload["properties"]
+    search = paths["/api/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"id_search", "with_progress", "status_only", "demo"} <= set(search["properties"])
+    assert {p["name"] for p in paths["/api/delete_pic"]["post"]["parameters"]} == {"id_search", "id_pic"}
+    for path in ("/api/upload_pic", "/api/search", "/api/delete_pic"):
+        operation = paths[path]["post"]
+        assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Envelope")
+        assert "422" not in operation["responses"] and operation["security"] == [{"ApiKey": []}]
+    assert paths["/admin/tenants"]["post"]["security"] == [{"AdminToken": []}]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
