@@ -106,7 +106,8 @@ class KeyCache:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.warning("key-change listener lost Redis; not caching keys until it is back")
+                if self._live:  # once per outage, not once per retry
+                    log.warning("key-change listener lost Redis; not caching keys until it is back")
             self._live = False
             self.clear()
             await asyncio.sleep(0.5)
