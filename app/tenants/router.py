@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.deps import Admin, ResourcesDep
 from app.openapi import ADMIN_ERRORS
 from app.tenants.schemas import (
+    TENANT_NAME_PATTERN,
     CreatedKey,
     KeyCreate,
     KeyOut,
@@ -21,7 +22,7 @@ from app.tenants.schemas import (
 )
 
 # Ids are hex, names follow the tenant-name rule: anything else cannot exist, so it is a 422 early.
-TenantRef = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="tenant id or name")]
+TenantRef = Annotated[str, Path(pattern=TENANT_NAME_PATTERN, description="tenant id or name")]
 KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$", description="key id")]
 
 router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=ADMIN_ERRORS)

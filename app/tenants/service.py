@@ -19,9 +19,9 @@ from app.quotas.policy import day_of, month_of
 from app.tenants import repository as repo
 from app.tenants.key_service import KeyService, new_id, no_change
 from app.tenants.models import Tenant
-from app.tenants.schemas import LimitsIn, TenantOut, TenantSettingsIn, UsageReport, UsageRow
+from app.tenants.schemas import TENANT_NAME_PATTERN, LimitsIn, TenantOut, TenantSettingsIn, UsageReport, UsageRow
 
-TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
 
 
 class TenantExists(GatewayError):
