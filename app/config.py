@@ -48,6 +48,13 @@ class Settings(BaseSettings):
 
     # HMAC secret for API keys and ids. Empty: generated once and kept in DATA_DIR.
     gateway_secret: SecretStr | None = None
+    # Bearer token for /admin. Empty: only keys with the `admin` scope reach /admin.
+    admin_token: SecretStr | None = None
+    # Key lookups are cached this long per process; revocations reach every replica at once via Redis.
+    key_cache_seconds: float = Field(5.0, ge=0)
+    # Failed authentications from one client address allowed per window, before it is refused.
+    auth_failure_limit: int = Field(20, ge=1)
+    auth_failure_window_seconds: float = Field(60.0, gt=0)
 
     # `compat` answers errors with HTTP 200 as FaceCheck does; `http` uses the matching status.
     api_error_status: Literal["compat", "http"] = "compat"
@@ -79,7 +86,7 @@ class Settings(BaseSettings):
     sandbox_error_rate: float = Field(0.0, ge=0, le=1)
     sandbox_url_shape: Literal["string", "object"] = "string"
 
-    @field_validator("facecheck_api_token", "gateway_secret", mode="before")
+    @field_validator("facecheck_api_token", "gateway_secret", "admin_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -116,7 +123,6 @@ class Settings(BaseSettings):
                 tmp.unlink()
         return path.read_text(encoding="ascii").strip().encode()
 
-
     def startup_problems(self) -> list[str]:
         """Reasons to refuse to start; production (a real upstream token) needs a strong secret."""
         problems: list[str] = []
@@ -124,6 +130,9 @@ class Settings(BaseSettings):
             secret = self.gateway_secret.get_secret_value() if self.gateway_secret else ""
             if len(secret) < 32:
                 problems.append("GATEWAY_SECRET must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
+            admin = self.admin_token.get_secret_value() if self.admin_token else ""
+            if len(admin) < 32:
+                problems.append("ADMIN_TOKEN must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
         return problems
 
 

@@ -22,9 +22,21 @@ def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def require_admin(request: Request, resources: ResourcesDep) -> str:
+    """ADMIN_TOKEN (compared in constant time) or an admin-scoped key; who it was, for the audit."""
+    return await resources.auth.admin(key_from_headers(request.headers), client_address(request))
+
+
+Admin = Annotated[str, Depends(require_admin)]
+
+
 def _require(scope: str) -> Callable[[Request, Resources], Awaitable[Principal]]:
     async def principal(request: Request, resources: ResourcesDep) -> Principal:
-        found = await resources.tenants.authenticate(key_from_headers(request.headers))
+        found = await resources.auth.principal(key_from_headers(request.headers), client_address(request))
         request.state.tenant = found.tenant_name
         if scope not in found.scopes:
             raise Forbidden(f"This key lacks the '{scope}' scope.")

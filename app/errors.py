@@ -24,9 +24,12 @@ class GatewayError(Exception):
     code: ClassVar[str] = "BAD_REQUEST"
     default_message: ClassVar[str] = "Bad request."
 
-    def __init__(self, message: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, headers: Mapping[str, str] | None = None, detail: Any = None
+    ) -> None:
         self.message = message or self.default_message
         self.headers = dict(headers or {})
+        self.detail = detail
         super().__init__(self.message)
 
 
@@ -69,6 +72,13 @@ class TooManyImages(GatewayError):
     status_code = 400
     code = "TOO_MANY_IMAGES"
     default_message = "Too many images: send 1 to 3 files per upload."
+
+
+class ValidationFailed(GatewayError):
+    """A malformed /admin request; `detail` lists every problem with its field."""
+
+    status_code = 422
+    code = "VALIDATION_ERROR"
 
 
 class BadImage(GatewayError):
@@ -189,6 +199,6 @@ def render_error(exc: GatewayError, *, path: str, http_status: bool) -> Response
         body: dict[str, Any] = envelope(id_search=id_search, error=exc.message, code=code)
         status = exc.status_code if http_status else 200
     else:
-        body = {"error": exc.message, "code": code, "detail": None}
+        body = {"error": exc.message, "code": code, "detail": exc.detail}
         status = exc.status_code
     return json_response(body, status, exc.headers)

@@ -26,7 +26,10 @@ from app.quotas.redis_store import RedisStore
 from app.quotas.service import QuotaService
 from app.quotas.storage import QuotaStore
 from app.sandbox import SandboxConfig, create_sandbox_app
+from app.tenants.auth import Authenticator
+from app.tenants.keycache import KeyCache, channel_for
 from app.tenants.service import TenantService
+from app.tenants.throttle import AuthThrottle, MemoryThrottle, RedisThrottle
 from app.upstream.client import UpstreamClient
 from app.upstream.info import UpstreamInfo
 
@@ -38,6 +41,9 @@ class Resources:
     http: httpx.AsyncClient
     redis: Redis | None
     tenants: TenantService
+    auth: Authenticator
+    key_cache: KeyCache
+    upstream_info: UpstreamInfo
     quotas: QuotaService
     searches: SearchService
     tracker: Tracker
@@ -81,6 +87,23 @@ def build_redis(settings: Settings) -> Redis | None:
     )
 
 
+def build_key_cache(settings: Settings, clock: Clock, redis: Redis | None) -> KeyCache:
+    return KeyCache(clock, settings.key_cache_seconds, redis, channel_for(settings.redis_key_prefix))
+
+
+def build_auth(
+    settings: Settings, clock: Clock, db: Database, redis: Redis | None
+) -> tuple[TenantService, Authenticator, KeyCache]:
+    cache = build_key_cache(settings, clock, redis)
+    limit, window = settings.auth_failure_limit, settings.auth_failure_window_seconds
+    throttle: AuthThrottle = (RedisThrottle(redis, settings.redis_key_prefix, limit, window) if redis is not None
+                              else MemoryThrottle(clock, limit, window))
+    tenants = TenantService(db, settings.secret_bytes, clock, cache.changed)
+    admin = settings.admin_token.get_secret_value() if settings.admin_token else None
+    auth = Authenticator(tenants.keys, cache, throttle, settings.secret_bytes, clock, admin)
+    return tenants, auth, cache
+
+
 def build_resources(settings: Settings, clock: Clock) -> Resources:
     db = Database(settings.effective_database_url)
     http, token = build_upstream_http(settings)
@@ -91,12 +114,16 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     quotas = QuotaService(store, db, settings, clock, info.balance)
     lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock)
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
+    tenants, auth, key_cache = build_auth(settings, clock, db, redis)
     return Resources(
         settings=settings,
         db=db,
         http=http,
         redis=redis,
-        tenants=TenantService(db, settings.secret_bytes, clock),
+        tenants=tenants,
+        auth=auth,
+        key_cache=key_cache,
+        upstream_info=info,
         quotas=quotas,
         searches=SearchService(db, upstream, lifecycle, info, settings, clock),
         tracker=Tracker(db, lifecycle, settings, clock),
@@ -111,9 +138,16 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         resources = build_resources(settings, clock)
         app.state.resources = resources
         resources.tracker.start()
+        # Pub/sub holds its connection open waiting, so it gets a client without the short timeouts.
+        listener = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        if listener is not None:
+            resources.key_cache.start(listener)
         try:
             yield
         finally:
+            await resources.key_cache.stop()
+            if listener is not None:
+                await listener.aclose()
             await resources.tracker.stop()
             await resources.quotas.store.close()
             await resources.http.aclose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -14,12 +17,16 @@ from app.errors import (
     GatewayError,
     MethodNotAllowed,
     NotFound,
+    ValidationFailed,
     render_error,
 )
 from app.facecheck.router import router as facecheck_router
 from app.lifespan import make_lifespan
 from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.observability.router import build_router as build_operations_router
+from app.openapi import build_openapi
+from app.tenants.router import router as admin_router
+from app.upstream.router import router as upstream_admin_router
 
 
 def _from_http_exception(exc: StarletteHTTPException) -> GatewayError:
@@ -30,10 +37,18 @@ def _from_http_exception(exc: StarletteHTTPException) -> GatewayError:
     return BadRequest(str(exc.detail))
 
 
-def _from_validation_error(exc: RequestValidationError) -> GatewayError:
-    first = exc.errors()[0] if exc.errors() else {}
-    field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-    return BadRequest(f"Invalid '{field}': {first.get('msg', 'invalid value')}.")
+def _field(error: Mapping[str, Any]) -> str:
+    return ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+
+
+def _from_validation_error(exc: RequestValidationError, path: str) -> GatewayError:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    message = f"Invalid '{_field(first)}': {first.get('msg', 'invalid value')}."
+    if path.startswith("/admin"):
+        detail = [{"field": _field(e), "message": str(e.get("msg", ""))} for e in errors]
+        return ValidationFailed(message, detail=detail)
+    return BadRequest(message)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -56,7 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return await on_gateway_error(request, _from_validation_error(exc))
+        return await on_gateway_error(request, _from_validation_error(exc, request.url.path))
 
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
@@ -66,6 +81,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(RequestContextMiddleware, http_status=http_status)
 
     app.include_router(facecheck_router)
+    app.include_router(admin_router)
+    app.include_router(upstream_admin_router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 
     return app

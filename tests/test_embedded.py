@@ -89,3 +89,14 @@ def test_production_mode_refuses_a_weak_secret(tmp_path: Path, secret: str) -> N
     assert result.returncode == 2
     assert "GATEWAY_SECRET" in result.stderr
     assert "real-looking-token" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("admin_token", ["", "short-admin-token"])
+def test_production_mode_refuses_a_missing_or_weak_admin_token(tmp_path: Path, admin_token: str) -> None:
+    env = {**CLEAN_ENV, "FACECHECK_API_TOKEN": "real-looking-token", "GATEWAY_SECRET": "g" * 40,
+           "ADMIN_TOKEN": admin_token}
+    result = subprocess.run([sys.executable, "-m", "app.cli", "serve"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "ADMIN_TOKEN" in result.stderr and "GATEWAY_SECRET" not in result.stderr
+    assert (admin_token or "real-looking-token") not in result.stderr + result.stdout

@@ -7,13 +7,15 @@ from starlette.responses import Response
 
 from app.deps import InfoPrincipal, ResourcesDep, SearchPrincipal, SearchServiceDep
 from app.errors import json_response
+from app.facecheck.openapi import ENVELOPE, INFO, SEARCH_BODY, UPLOAD_BODY
 from app.facecheck.schemas import parse_search_body
 from app.facecheck.upload import read_upload
 
 router = APIRouter(prefix="/api", tags=["FaceCheck API"])
 
 
-@router.post("/upload_pic", summary="Upload 1 to 3 images and get a search request id")
+@router.post("/upload_pic", summary="Upload 1 to 3 images and get a search request id", responses=ENVELOPE,
+             openapi_extra=UPLOAD_BODY)
 async def upload_pic(
     request: Request, principal: SearchPrincipal, service: SearchServiceDep, resources: ResourcesDep
 ) -> Response:
@@ -21,14 +23,15 @@ async def upload_pic(
     return json_response(await service.upload(principal, upload.images, upload.id_search))
 
 
-@router.post("/search", summary="Submit a search, or report its status and results")
+@router.post("/search", summary="Submit a search, or report its status and results", responses=ENVELOPE,
+             openapi_extra=SEARCH_BODY)
 async def search(request: Request, principal: SearchPrincipal, service: SearchServiceDep) -> Response:
     parsed = parse_search_body(request.headers.get("content-type"), await request.body())
     body, headers = await service.search(principal, parsed)
     return json_response(body, headers=headers)
 
 
-@router.post("/delete_pic", summary="Remove one image from a search request")
+@router.post("/delete_pic", summary="Remove one image from a search request", responses=ENVELOPE)
 async def delete_pic(
     principal: SearchPrincipal,
     service: SearchServiceDep,
@@ -38,6 +41,6 @@ async def delete_pic(
     return json_response(await service.delete_pic(principal, id_search, id_pic))
 
 
-@router.post("/info", summary="Remaining credits, online status and indexed faces")
+@router.post("/info", summary="Remaining credits, online status and indexed faces", responses=INFO)
 async def info(principal: InfoPrincipal, service: SearchServiceDep) -> Response:
     return json_response(await service.info(principal))

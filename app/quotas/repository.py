@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.facecheck.models import COMMITTED, HELD, PENDING, REFUNDED, Search
+from app.facecheck.models import COMMITTED, HELD, PENDING, REFUNDED, SUBMITTED, SUBMITTING, Search
 from app.quotas.policy import Reservation, Snapshot
 
 _SPENT = (HELD, COMMITTED)
@@ -67,6 +67,36 @@ async def tenant_usage(session: AsyncSession, tenant_id: str, month: str, day: s
         "searches_in_flight": int(row[4]),
         "searches_today": int(searches_today),
     }
+
+
+async def usage_by_period(
+    session: AsyncSession, tenant_id: str, granularity: str
+) -> list[tuple[str, str, int, int, int, int]]:
+    """Per period and key: (period, key_id, searches, demo searches, credits charged, refunded).
+    Only submitted searches count (an upload alone reserves nothing)."""
+    period = Search.reserved_day if granularity == "day" else Search.reserved_month
+    demo = func.coalesce(Search.demo, False)
+    rows = await session.execute(
+        select(
+            period,
+            Search.key_id,
+            func.count().filter(demo.is_(False)),
+            func.count().filter(demo.is_(True)),
+            func.coalesce(func.sum(Search.credits_reserved).filter(Search.reservation == COMMITTED), 0),
+            func.coalesce(func.sum(Search.credits_reserved).filter(Search.reservation == REFUNDED), 0),
+        )
+        .where(Search.tenant_id == tenant_id, period.is_not(None), Search.reservation.is_not(None))
+        .group_by(period, Search.key_id)
+        .order_by(period.desc(), Search.key_id)
+    )
+    return [(str(p), str(k), int(s), int(d), int(c), int(r)) for p, k, s, d, c, r in rows.all()]
+
+
+async def in_flight(session: AsyncSession, tenant_id: str) -> int:
+    """Searches of a tenant that upstream may still be running."""
+    running = or_(Search.reservation.in_(_OPEN), Search.status.in_((SUBMITTING, SUBMITTED)))
+    stmt = select(func.count()).where(Search.tenant_id == tenant_id, running)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def unsettled(session: AsyncSession, search_ids: set[str]) -> dict[str, str | None]:

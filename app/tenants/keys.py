@@ -8,7 +8,9 @@ import secrets
 from collections.abc import Mapping
 
 KEY_PREFIX = "fcg_"
-SCOPES = frozenset({"search", "info"})
+# `search`: upload_pic, search, delete_pic; `info`: /api/info; `admin`: the /admin API.
+SCOPES = frozenset({"search", "info", "admin"})
+DEFAULT_SCOPES = frozenset({"search", "info"})
 
 
 def generate_key() -> str:

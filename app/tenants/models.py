@@ -23,6 +23,9 @@ class Tenant(Base):
     requests_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
     max_concurrent_searches: Mapped[int | None] = mapped_column(Integer, default=None)
     demo_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Stored for the result-cache and audit issues; nothing acts on them yet.
+    cache_scope: Mapped[str] = mapped_column(String(16), default="tenant")
+    require_purpose: Mapped[bool] = mapped_column(Boolean, default=False)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", lazy="raise")
 

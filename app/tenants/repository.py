@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.facecheck.models import Search
 from app.tenants.models import ApiKey, Tenant
 
 
@@ -44,3 +45,10 @@ async def key_by_id(session: AsyncSession, key_id: str) -> ApiKey | None:
 async def list_keys(session: AsyncSession, tenant_id: str) -> list[ApiKey]:
     stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
     return list((await session.execute(stmt)).scalars())
+
+
+async def delete_tenant(session: AsyncSession, tenant_id: str) -> None:
+    """The tenant, its keys and its (settled) search records."""
+    await session.execute(delete(Search).where(Search.tenant_id == tenant_id))
+    await session.execute(delete(ApiKey).where(ApiKey.tenant_id == tenant_id))
+    await session.execute(delete(Tenant).where(Tenant.id == tenant_id))

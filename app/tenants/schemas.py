@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.quotas.policy import Limits
+
+MAX_INT = 2_147_483_647  # the columns are 32-bit integers on PostgreSQL
+TENANT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+CacheScope = Literal["none", "tenant", "global"]
+Scope = Literal["search", "info", "admin"]
 
 
 class LimitsIn(BaseModel):
@@ -15,11 +21,39 @@ class LimitsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    credits_per_month: int | None = Field(None, ge=0)
-    searches_per_day: int | None = Field(None, ge=0)
-    requests_per_minute: int | None = Field(None, ge=1)
-    max_concurrent_searches: int | None = Field(None, ge=1)
+    credits_per_month: int | None = Field(None, ge=0, le=MAX_INT)
+    searches_per_day: int | None = Field(None, ge=0, le=MAX_INT)
+    requests_per_minute: int | None = Field(None, ge=1, le=MAX_INT)
+    max_concurrent_searches: int | None = Field(None, ge=1, le=MAX_INT)
     demo_only: bool | None = None
+
+
+class TenantSettingsIn(LimitsIn):
+    """Everything an operator may change on a tenant; the cache scope and purpose requirement are
+    stored for the result-cache and audit features, which act on them."""
+
+    name: str | None = Field(None, pattern=TENANT_NAME_PATTERN)
+    cache_scope: CacheScope | None = None
+    require_purpose: bool | None = None
+
+
+class TenantCreate(TenantSettingsIn):
+    name: str = Field(pattern=TENANT_NAME_PATTERN)
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=100)
+    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["search", "info"]), min_length=1)
+    expires_at: datetime | None = Field(None, description="When the key stops working (UTC if no zone).")
+    requests_per_minute: int | None = Field(None, ge=1, le=MAX_INT)
+
+
+class KeyRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int = Field(3600, ge=0, le=86_400, description="How long the old key keeps working.")
 
 
 class TenantOut(BaseModel):
@@ -32,6 +66,8 @@ class TenantOut(BaseModel):
     requests_per_minute: int | None = None
     max_concurrent_searches: int | None = None
     demo_only: bool = False
+    cache_scope: str = "tenant"
+    require_purpose: bool = False
 
 
 class KeyOut(BaseModel):
@@ -48,7 +84,12 @@ class KeyOut(BaseModel):
 
 
 class CreatedKey(KeyOut):
-    key: str
+    key: str = Field(description="The clear key, shown this once.")
+
+
+class RotatedKey(BaseModel):
+    new: CreatedKey
+    old: KeyOut
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +102,25 @@ class Principal:
     scopes: frozenset[str]
     limits: Limits = field(default_factory=Limits)
     key_requests_per_minute: int | None = None
+
+
+class UsageRow(BaseModel):
+    """One period's usage. `searches` are submitted non-demo searches; cache fields stay 0 until the
+    result cache exists (that feature fills them)."""
+
+    period: str
+    key_id: str | None = Field(None, description="null: the whole tenant")
+    searches: int
+    demo_searches: int
+    credits_charged: int
+    credits_refunded: int
+    cache_hits: int = 0
+    credits_saved: int = 0
+
+
+class UsageReport(BaseModel):
+    tenant_id: str
+    tenant: str
+    granularity: Literal["day", "month"]
+    totals: list[UsageRow]
+    by_key: list[UsageRow]

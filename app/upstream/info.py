@@ -7,9 +7,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.clock import Clock
 from app.errors import GatewayError
 from app.upstream.client import UpstreamClient, raise_in_band
+
+
+class UpstreamStatus(BaseModel):
+    """Upstream's /api/info as the admin API shows it. A circuit-breaker state joins once there is one."""
+
+    remaining_credits: int | None
+    is_online: bool | None
+    faces: int | None
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class UpstreamInfo:
@@ -39,3 +53,9 @@ class UpstreamInfo:
         """The company's remaining upstream credits, freshly read."""
         value = (await self.get(fresh=True)).get("remaining_credits")
         return int(value) if isinstance(value, int | float) else 0
+
+    async def status(self) -> UpstreamStatus:
+        info = await self.get()
+        online = info.get("is_online")
+        return UpstreamStatus(remaining_credits=_int(info.get("remaining_credits")),
+                              is_online=online if isinstance(online, bool) else None, faces=_int(info.get("faces")))

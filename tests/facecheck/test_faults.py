@@ -29,11 +29,12 @@ def pg_stack(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathF
 
 
 def test_database_down_is_service_unavailable_then_recovers(pg_stack: Stack, postgres_server: PostgresServer) -> None:
-    key = pg_stack.new_tenant("db")[1]
+    tenant, key = pg_stack.new_tenant("db")
+    unused = pg_stack.cli_json("keys", "create", tenant)["key"]  # not in the key cache: its lookup needs the database
     sid = upload(pg_stack, key, make_image(401))["id_search"]
     postgres_server.stop()
     try:
-        for body in (pg_stack.post("/api/info", key).json(), search(pg_stack, key, sid, status_only=True)):
+        for body in (pg_stack.post("/api/info", unused).json(), search(pg_stack, key, sid, status_only=True)):
             assert body["code"] == "SERVICE_UNAVAILABLE", body
             assert body["output"] is None
     finally:

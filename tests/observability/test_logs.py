@@ -46,6 +46,8 @@ def test_log_is_json_and_holds_no_key_token_or_image(stack: Stack) -> None:
     stack.post("/api/info", headers={"X-API-Key": key})
     stack.post("/api/info", headers={"Authorization": f"Bearer {key}x"})
     stack.post(f"/api/delete_pic?id_search={sid}&id_pic=nope&token={key}", key)
+    assert stack.admin("GET", "/admin/tenants").status_code == 200
+    assert stack.admin("GET", "/admin/tenants", token=stack.env["ADMIN_TOKEN"] + "x").status_code == 401
     last = stack.post("/api/info", key, headers={"X-Request-ID": "logs-last-request"})
     wait_for(lambda: bool(access_lines(stack, "logs-last-request")), deadline_s=10, what="last access line")
 
@@ -56,6 +58,7 @@ def test_log_is_json_and_holds_no_key_token_or_image(stack: Stack) -> None:
         "key body": key.removeprefix("fcg_"),
         "upstream token": stack.env["FACECHECK_API_TOKEN"],
         "gateway secret": stack.env["GATEWAY_SECRET"],
+        "admin token": stack.env["ADMIN_TOKEN"],
         "image as base64": base64.b64encode(image[:300]).decode()[:200],
         "result thumbnail": thumbnail.split(",")[-1][:200],
         "client file name": "alice-smith",

@@ -54,4 +54,28 @@ def test_errors_are_clear(cli: Any) -> None:
     assert "Tenant not found" in cli("keys", "create", "nobody", ok=False).stderr
     assert "Key not found" in cli("keys", "revoke", "nokey", ok=False).stderr
     assert "Tenant names" in cli("tenants", "create", "bad name!", ok=False).stderr
-    assert "Scopes" in cli("keys", "create", "dup", "--scopes", "admin", ok=False).stderr
+    assert "Scopes" in cli("keys", "create", "dup", "--scopes", "root", ok=False).stderr
+    assert "Invalid 'credits_per_month'" in cli("tenants", "update", "dup", "--credits-per-month", "-1",
+                                                 ok=False).stderr
+    assert "already exists" in cli("tenants", "create", "other").stderr + cli(
+        "tenants", "update", "other", "--name", "dup", ok=False).stderr
+
+
+def test_update_suspend_resume_rotate(cli: Any) -> None:
+    cli("tenants", "create", "ops")
+    updated = json.loads(cli("tenants", "update", "ops", "--name", "ops2", "--cache-scope", "none",
+                             "--require-purpose", "--searches-per-day", "5").stdout)
+    assert (updated["name"], updated["cache_scope"], updated["require_purpose"]) == ("ops2", "none", True)
+    assert updated["searches_per_day"] == 5
+    assert json.loads(cli("tenants", "suspend", "ops2").stdout)["status"] == "suspended"
+    assert json.loads(cli("tenants", "resume", "ops2").stdout)["status"] == "active"
+
+    old = json.loads(cli("keys", "create", "ops2", "--name", "ci", "--scopes", "info",
+                         "--expires-at", "2099-01-01T00:00:00").stdout)
+    assert old["expires_at"].startswith("2099-01-01")
+    rotated = json.loads(cli("keys", "rotate", old["id"], "--grace-seconds", "60").stdout)
+    assert rotated["new"]["key"].startswith("fcg_") and rotated["new"]["scopes"] == ["info"]
+    assert rotated["new"]["name"] == "ci" and rotated["old"]["id"] == old["id"]
+    assert rotated["old"]["expires_at"] < old["expires_at"]
+    assert "grace_seconds" in cli("keys", "rotate", rotated["new"]["id"], "--grace-seconds", "90000",
+                                  ok=False).stderr

@@ -1,0 +1,101 @@
+"""The admin API for tenants, keys and usage. Thin: validate, call the tenant service, return."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.deps import Admin, ResourcesDep
+from app.openapi import ADMIN_ERRORS
+from app.tenants.schemas import (
+    TENANT_NAME_PATTERN,
+    CreatedKey,
+    KeyCreate,
+    KeyOut,
+    KeyRotate,
+    RotatedKey,
+    TenantCreate,
+    TenantOut,
+    TenantSettingsIn,
+    UsageReport,
+)
+
+# Ids are hex, names follow the tenant-name rule: anything else cannot exist, so it is a 422 early.
+TenantRef = Annotated[str, Path(pattern=TENANT_NAME_PATTERN, description="tenant id or name")]
+KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$", description="key id")]
+
+router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=ADMIN_ERRORS)
+
+
+@router.post("/tenants", status_code=201, summary="Create a tenant",
+             responses={409: {"description": "Name taken (TENANT_EXISTS)"}})
+async def create_tenant(body: TenantCreate, resources: ResourcesDep, _: Admin) -> TenantOut:
+    return await resources.tenants.create_tenant(body.name, body)
+
+
+@router.get("/tenants", summary="List tenants")
+async def list_tenants(resources: ResourcesDep, _: Admin) -> list[TenantOut]:
+    return await resources.tenants.list_tenants()
+
+
+@router.get("/tenants/{tenant}", summary="One tenant")
+async def get_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> TenantOut:
+    return await resources.tenants.get_tenant(tenant)
+
+
+@router.patch("/tenants/{tenant}", summary="Change name, limits, cache scope, require_purpose, demo_only",
+              responses={409: {"description": "Name taken (TENANT_EXISTS)"}})
+async def update_tenant(tenant: TenantRef, body: TenantSettingsIn, resources: ResourcesDep, _: Admin) -> TenantOut:
+    return await resources.tenants.update_tenant(tenant, body)
+
+
+@router.post("/tenants/{tenant}/suspend", summary="Suspend: every key of the tenant fails at once")
+async def suspend_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> TenantOut:
+    return await resources.tenants.set_status(tenant, "suspended")
+
+
+@router.post("/tenants/{tenant}/resume", summary="Resume a suspended tenant")
+async def resume_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> TenantOut:
+    return await resources.tenants.set_status(tenant, "active")
+
+
+@router.delete("/tenants/{tenant}", status_code=204, summary="Delete a tenant with no searches in flight",
+               responses={409: {"description": "Searches in flight (TENANT_BUSY)"}})
+async def delete_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> Response:
+    await resources.tenants.delete_tenant(tenant)
+    return Response(status_code=204)
+
+
+@router.get("/tenants/{tenant}/usage", summary="Usage by day or month, for the tenant and each key")
+async def tenant_usage(
+    tenant: TenantRef,
+    resources: ResourcesDep,
+    _: Admin,
+    by: Annotated[Literal["day", "month"], Query(description="period length")] = "day",
+    key_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,32}$", description="only this key")] = None,
+) -> UsageReport:
+    return await resources.tenants.usage_report(tenant, by, key_id)
+
+
+@router.post("/tenants/{tenant}/keys", status_code=201, summary="Create a key; the clear key is shown once")
+async def create_key(tenant: TenantRef, body: KeyCreate, resources: ResourcesDep, _: Admin) -> CreatedKey:
+    return await resources.tenants.keys.create_key(
+        tenant, name=body.name, scopes=frozenset(body.scopes), expires_at=body.expires_at,
+        requests_per_minute=body.requests_per_minute,
+    )  # fmt: skip
+
+
+@router.get("/tenants/{tenant}/keys", summary="List keys (prefix and last four characters only)")
+async def list_keys(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> list[KeyOut]:
+    return await resources.tenants.keys.list_keys(tenant)
+
+
+@router.post("/keys/{key_id}/revoke", summary="Revoke a key: refused on every replica within a second")
+async def revoke_key(key_id: KeyId, resources: ResourcesDep, _: Admin) -> KeyOut:
+    return await resources.tenants.keys.revoke_key(key_id)
+
+
+@router.post("/keys/{key_id}/rotate", summary="A new key; the old one works for the grace period, then stops")
+async def rotate_key(key_id: KeyId, body: KeyRotate, resources: ResourcesDep, _: Admin) -> RotatedKey:
+    return await resources.tenants.keys.rotate_key(key_id, body.grace_seconds)
