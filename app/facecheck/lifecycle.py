@@ -55,7 +55,6 @@ class SearchLifecycle:
         # A claim older than this belongs to a process that died mid-submit (the submit call
         # itself cannot outlive the upstream timeout).
         self.stale_claim = timedelta(seconds=settings.upstream_timeout_seconds + 5)
-        self._names: dict[str, str] = {}
 
     async def try_submit(self, search: Search, demo: bool, limits: Limits) -> tuple[Body, dict[str, str]] | None:
         """Submit if this call wins the claim, returning upstream's answer and the RateLimit headers
@@ -134,12 +133,11 @@ class SearchLifecycle:
             metrics.search_ended(tenant, status, bool(search.demo), search.credits_reserved)
 
     async def _tenant_name(self, tenant_id: str) -> str:
-        """Metrics are labelled by tenant name; names are stable, so one lookup per tenant."""
-        if tenant_id not in self._names:
-            async with self._db.transaction() as session:
-                tenant = await tenant_repo.tenant_by_ref(session, tenant_id)
-            self._names[tenant_id] = tenant.name if tenant is not None else metrics.NO_TENANT
-        return self._names[tenant_id]
+        """Metrics are labelled by tenant name (which admins may change): looked up on each submit and
+        settle, which are rare next to polls."""
+        async with self._db.transaction() as session:
+            tenant = await tenant_repo.tenant_by_ref(session, tenant_id)
+        return tenant.name if tenant is not None else metrics.NO_TENANT
 
     async def wait(self, search: Search, body: Body) -> Body:
         """`with_progress: false`: hold the call until the result is final or the wait limit."""
