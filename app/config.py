@@ -134,7 +134,3 @@ class Settings(BaseSettings):
             if len(admin) < 32:
                 problems.append("ADMIN_TOKEN must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
         return problems
-
-
-def get_settings() -> Settings:
-    return Settings()

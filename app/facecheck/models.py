@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base
+from app.db.base import Base, UTCDateTime
 
 # Lifecycle: uploaded -> submitting -> submitted -> finished | failed. `submitting` is the
 # short claim that makes exactly one concurrent first submit go upstream.
@@ -35,9 +35,9 @@ class Search(Base):
     # [{"id_pic": upstream id, "sha256": hex}] per input image still in the search; never the image.
     images: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     reservation: Mapped[str | None] = mapped_column(String(16), default=None)
     credits_reserved: Mapped[int] = mapped_column(Integer, default=0)
     reserved_month: Mapped[str | None] = mapped_column(String(7), default=None)

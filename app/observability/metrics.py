@@ -19,12 +19,22 @@ from typing import Any, Literal
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.metrics import MetricWrapperBase
 
-from app.errors import GatewayError
+from app.errors import (
+    ConcurrencyLimited,
+    DailyLimit,
+    DemoOnly,
+    GatewayError,
+    NoCredits,
+    QuotaExceeded,
+    RateLimited,
+)
 from app.facecheck.models import FAILED, FINISHED
 
 PREFIX = "facecheck_gateway_"
-QUOTA_CODES = frozenset({"QUOTA_EXCEEDED", "DAILY_LIMIT", "RATE_LIMITED", "CONCURRENCY_LIMIT", "NO_CREDITS",
-                         "DEMO_ONLY"})
+# Refusals by a limit or budget, counted as quota rejections (the codes come from the error classes).
+QUOTA_CODES = frozenset(
+    e.code for e in (QuotaExceeded, DailyLimit, RateLimited, ConcurrencyLimited, NoCredits, DemoOnly)
+)
 NO_TENANT = "-"  # requests with no authenticated tenant; tenant names start with a letter or digit
 OTHER = "other"
 UPSTREAM_OTHER_CODE = "UPSTREAM_OTHER"

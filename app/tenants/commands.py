@@ -22,8 +22,8 @@ from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
 from app.tenants.keycache import KeyCache, channel_for
-from app.tenants.schemas import TenantSettingsIn
-from app.tenants.service import TenantService, validate_limits
+from app.tenants.schemas import LimitsIn, TenantSettingsIn
+from app.tenants.service import TenantService, validated
 
 LIMIT_FIELDS = ("credits_per_month", "searches_per_day", "requests_per_minute", "max_concurrent_searches")
 
@@ -74,12 +74,11 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_tenants(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
-        limits = validate_limits({k: v for k, v in _changes(args).items() if k in LIMIT_FIELDS or k == "demo_only"})
+        limits = validated(LimitsIn, {k: v for k, v in _changes(args).items() if k in LIMIT_FIELDS or k == "demo_only"})
         print_json(with_tenants(settings, lambda s: s.create_tenant(args.name, limits)))
     elif args.action == "update":
-        changes = _changes(args)
-        validate_limits({k: v for k, v in changes.items() if k in LIMIT_FIELDS or k == "demo_only"})
-        print_json(with_tenants(settings, lambda s: s.update_tenant(args.name, TenantSettingsIn(**changes))))
+        changes = validated(TenantSettingsIn, _changes(args))
+        print_json(with_tenants(settings, lambda s: s.update_tenant(args.name, changes)))
     elif args.action in ("suspend", "resume"):
         status = "suspended" if args.action == "suspend" else "active"
         print_json(with_tenants(settings, lambda s: s.set_status(args.name, status)))

@@ -25,9 +25,9 @@ def new_id() -> str:
     return secrets.token_hex(8)
 
 
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _utc(value: datetime | None) -> datetime | None:
+    """An operator's expiry without a zone means UTC (as everything stored is)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 async def no_change() -> None:
@@ -37,9 +37,9 @@ async def no_change() -> None:
 def key_out(key: ApiKey) -> KeyOut:
     return KeyOut(
         id=key.id, tenant_id=key.tenant_id, name=key.name, prefix=key.prefix, last4=key.last4,
-        scopes=sorted(s for s in key.scopes.split(",") if s), created_at=aware(key.created_at),
-        expires_at=None if key.expires_at is None else aware(key.expires_at),
-        revoked_at=None if key.revoked_at is None else aware(key.revoked_at),
+        scopes=sorted(s for s in key.scopes.split(",") if s), created_at=key.created_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
         requests_per_minute=key.requests_per_minute,
     )  # fmt: skip
 
@@ -54,8 +54,7 @@ def record(key: ApiKey, tenant: Tenant) -> KeyRecord:
     )
     principal = Principal(tenant.id, tenant.name, key.id, frozenset(key.scopes.split(",")), limits,
                           key.requests_per_minute)
-    expires = None if key.expires_at is None else aware(key.expires_at)
-    return KeyRecord(principal, key.revoked_at is not None, tenant.status == "active", expires)
+    return KeyRecord(principal, key.revoked_at is not None, tenant.status == "active", key.expires_at)
 
 
 class KeyService:
@@ -88,7 +87,7 @@ class KeyService:
             key = ApiKey(
                 id=new_id(), tenant_id=tenant.id, name=name, key_hash=hash_key(self._secret, clear),
                 prefix=clear[: len(KEY_PREFIX) + 4], last4=clear[-4:], scopes=",".join(sorted(scopes)),
-                created_at=self._clock.now(), expires_at=None if expires_at is None else aware(expires_at),
+                created_at=self._clock.now(), expires_at=_utc(expires_at),
                 requests_per_minute=requests_per_minute,
             )  # fmt: skip
             await repo.add(session, key)
@@ -130,7 +129,7 @@ class KeyService:
             key = await repo.key_by_id(session, key_id)
             if key is None:
                 raise NotFound("Key not found.")
-            if key.expires_at is None or aware(key.expires_at) > ends:
+            if key.expires_at is None or key.expires_at > ends:
                 key.expires_at = ends
         await self._on_change()
         return RotatedKey(new=new, old=key_out(key))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db.base import Base
+from app.db.base import Base, UTCDateTime
 
 
 class Tenant(Base):
@@ -16,7 +16,7 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Limits; NULL means unlimited.
     credits_per_month: Mapped[int | None] = mapped_column(Integer, default=None)
     searches_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -41,9 +41,9 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     last4: Mapped[str] = mapped_column(String(4))
     scopes: Mapped[str] = mapped_column(String(100), default="search,info")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # An optional per-key rate limit, on top of the tenant's.
     requests_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
 

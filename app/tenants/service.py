@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.clock import Clock
 from app.db import Database
@@ -36,9 +36,13 @@ class TenantBusy(GatewayError):
     default_message = "The tenant has searches in flight; delete it once they finish."
 
 
-def validate_limits(values: Mapping[str, object]) -> LimitsIn:
+Input = TypeVar("Input", bound=BaseModel)
+
+
+def validated(model: type[Input], values: Mapping[str, object]) -> Input:
+    """Operator input from the command line, checked by the same model the admin API uses."""
     try:
-        return LimitsIn.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BadRequest(f"Invalid '{'.'.join(str(p) for p in first['loc'])}': {first['msg']}.") from exc
@@ -67,11 +71,6 @@ class TenantService:
             tenant = Tenant(id=new_id(), name=name, status="active", created_at=self._clock.now(), **values)
             await repo.add(session, tenant)
         return _out(tenant)
-
-    async def update_limits(self, tenant_ref: str, changes: dict[str, int | bool | None]) -> TenantOut:
-        """Change some limits; a None value removes that limit (unlimited), absent keys stay."""
-        validate_limits(changes)
-        return await self.update_tenant(tenant_ref, TenantSettingsIn.model_validate(changes))
 
     async def update_tenant(self, tenant_ref: str, changes: TenantSettingsIn) -> TenantOut:
         """Apply the fields the caller set; a limit set to null becomes unlimited. Names stay unique."""
