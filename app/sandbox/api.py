@@ -34,6 +34,7 @@ from app.sandbox.models import (
     InputPic,
     Phase,
     SandboxError,
+    Search,
     Status,
     new_id_pic,
 )
@@ -61,6 +62,11 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
 
     def fail(exc: SandboxError) -> JSONResponse:
         return reply(error_envelope(state.config, exc.message, exc.id_search))
+
+    def with_pics(search: Search, message: str) -> JSONResponse:
+        """Upload and delete both answer with the search's images as they now stand."""
+        pics = render_input(state.config, search.pics)
+        return reply(envelope(state.config, id_search=search.id_search, message=message, input_=pics))
 
     async def gate(request: Request, *, offline_applies: bool = True) -> Response | None:
         """Run faults, auth and the offline switch; a response here short-cuts the route."""
@@ -97,14 +103,7 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
             search = state.add_pics(id_search, pics)
         except SandboxError as exc:
             return fail(exc)
-        return reply(
-            envelope(
-                state.config,
-                id_search=search.id_search,
-                message=f"Uploaded {len(pics)} image(s).",
-                input_=render_input(state.config, search.pics),
-            )
-        )
+        return with_pics(search, f"Uploaded {len(pics)} image(s).")
 
     @router.post("/search")
     async def search(request: Request) -> Response:
@@ -128,14 +127,7 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
             search = state.delete_pic(params.get("id_search"), params.get("id_pic"))
         except SandboxError as exc:
             return fail(exc)
-        return reply(
-            envelope(
-                state.config,
-                id_search=search.id_search,
-                message="Image deleted.",
-                input_=render_input(state.config, search.pics),
-            )
-        )
+        return with_pics(search, "Image deleted.")
 
     @router.post("/info")
     async def info(request: Request) -> Response:
