@@ -102,6 +102,7 @@ class Principal:
     scopes: frozenset[str]
     limits: Limits = field(default_factory=Limits)
     key_requests_per_minute: int | None = None
+    require_purpose: bool = False
 
 
 class UsageRow(BaseModel):
