@@ -8,6 +8,8 @@ import hashlib
 import io
 import json
 
+import requests
+
 from tests.audit.helpers import events, ids, one
 from tests.facecheck.test_api import delta
 from tests.fixtures.services import wait_for
@@ -17,7 +19,8 @@ from tests.images import make_image
 CALLER = {"User-Agent": "audit-test/1.0", "X-Purpose": "fraud investigation", "X-Case-Id": "CASE-42"}
 
 
-def _search(stack: Stack, key: str, sid: str, headers: dict[str, str] | None = None, **flags: object):  # type: ignore[no-untyped-def]
+def _search(stack: Stack, key: str, sid: str, headers: dict[str, str] | None = None,
+            **flags: object) -> requests.Response:
     payload = {"id_search": sid, "with_progress": True, "status_only": False, "demo": False, **flags}
     return stack.post("/api/search", key, json=payload, headers=headers or CALLER)
 

@@ -3,10 +3,14 @@ hand, naming the first bad event; and passes again once the tampering is undone.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.audit.helpers import events, sql
 from tests.fixtures.stack import Stack
+
+Events = list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,7 @@ def _broken(stack: Stack) -> str:
     return result.stderr
 
 
-def test_an_altered_row_is_named(stack: Stack, chained: list[dict[str, object]], request: pytest.FixtureRequest) -> None:
+def test_an_altered_row_is_named(stack: Stack, chained: Events, request: pytest.FixtureRequest) -> None:
     victim = chained[2]
     sql(stack, f"UPDATE audit_events SET client_ip = '10.6.6.6' WHERE seq = {victim['seq']}", request)
     assert f"seq {victim['seq']} (event {victim['event_id']})" in _broken(stack)
@@ -36,7 +40,7 @@ def test_an_altered_row_is_named(stack: Stack, chained: list[dict[str, object]],
 
 @pytest.mark.parametrize("position", [3, -1])
 def test_a_deleted_row_is_named(
-    stack: Stack, chained: list[dict[str, object]], request: pytest.FixtureRequest, position: int
+    stack: Stack, chained: Events, request: pytest.FixtureRequest, position: int
 ) -> None:
     victim = events(stack)[position]
     saved = sql(stack, f"SELECT event_id FROM audit_events WHERE seq = {victim['seq']}", request)
@@ -50,7 +54,7 @@ def test_a_deleted_row_is_named(
     assert stack.cli("audit", "verify").returncode == 0
 
 
-def test_an_inserted_row_is_named(stack: Stack, chained: list[dict[str, object]], request: pytest.FixtureRequest) -> None:
+def test_an_inserted_row_is_named(stack: Stack, chained: Events, request: pytest.FixtureRequest) -> None:
     copy = chained[1]
     columns = ("seq, time, event_id, action, outcome, tenant_id, credits_reserved, credits_charged, "
                "credits_refunded, prev_hash, hash")
