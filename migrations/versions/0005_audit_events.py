@@ -35,8 +35,8 @@ INDEXES = {
     "ix_audit_events_action_seq": "action, seq",
     "ix_audit_events_outcome_seq": "outcome, seq",
     "ix_audit_events_purpose_seq": "purpose, seq",
-    "ix_audit_events_id_search": "id_search",
-    "ix_audit_events_request_id": "request_id",
+    "ix_audit_events_id_search": "id_search, seq",
+    "ix_audit_events_request_id": "request_id, seq",
     "ix_audit_events_time": "time",
 }
 
