@@ -61,7 +61,12 @@ class Verifier:
         self._key = key
         self.seq = anchor_seq
         self.hash = anchor_hash
+        self.event_id: str | None = None
         self.checked = 0
+
+    def seen(self, row: dict[str, Any]) -> bool:
+        """The last event checked, met again at the start of the next batch."""
+        return self.event_id is not None and row.get("event_id") == self.event_id and int(row["seq"]) == self.seq
 
     def check(self, row: dict[str, Any]) -> None:
         seq, event_id = int(row["seq"]), row.get("event_id")
@@ -73,7 +78,7 @@ class Verifier:
             raise ChainBreak(seq, event_id, "prev_hash does not match its predecessor (inserted or altered)")
         if not hmac.compare_digest(event_hash(self._key, row), str(row["hash"])):
             raise ChainBreak(seq, event_id, "contents do not match its hash (altered)")
-        self.seq, self.hash = seq, str(row["hash"])
+        self.seq, self.hash, self.event_id = seq, str(row["hash"]), event_id
         self.checked += 1
 
     def finish(self, head_seq: int, head_hash: str) -> None:

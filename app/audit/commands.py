@@ -6,13 +6,43 @@ import argparse
 import asyncio
 import sys
 from datetime import datetime
+from typing import Any, TypeVar
 
 from app.audit import service
 from app.audit.chain import chain_key
 from app.audit.repository import Filters
+from app.audit.spool import Spool
+from app.audit.writer import AuditWriter
+from app.clock import SystemClock
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
+
+T = TypeVar("T")
+CLI_ACTOR = "cli"
+
+
+def audited(settings: Settings, action: str, result: T, detail: dict[str, Any] | None = None) -> T:
+    """Record an admin action made on the command line (actor "cli"); returns `result` unchanged.
+    Written like any event: the database, else the spool (which the gateway replays)."""
+    subject = getattr(result, "old", result)  # a rotation: the key rotated
+    tenant_id = getattr(subject, "tenant_id", None) or (getattr(subject, "id", None) if action.startswith("tenant")
+                                                         else None)
+    key_id = getattr(subject, "id", None) if action.startswith("key") else None
+    if hasattr(result, "new"):
+        detail = {**(detail or {}), "new_key_id": result.new.id}
+
+    async def run() -> None:
+        db = Database(settings.effective_database_url)
+        writer = AuditWriter(db, Spool(settings.spool_dir), chain_key(settings.secret_bytes), SystemClock())
+        try:
+            await writer.admin_action(CLI_ACTOR, action, tenant_id=tenant_id, key_id=key_id, detail=detail)
+        finally:
+            await writer.stop()
+            await db.close()
+
+    asyncio.run(run())
+    return result
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:

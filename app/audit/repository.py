@@ -91,9 +91,11 @@ async def stream(session: AsyncSession, filters: Filters, batch: int = 1000) -> 
         after = rows[-1]["seq"]
 
 
-async def walk(session: AsyncSession, after_seq: int, batch: int = 5000) -> list[dict[str, Any]]:
-    """The next `batch` events after `after_seq` in chain order (for verification)."""
-    stmt = select(*COLUMNS).where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq, AuditEvent.time).limit(batch)
+async def walk(session: AsyncSession, from_seq: int, batch: int = 5000) -> list[dict[str, Any]]:
+    """The next `batch` events from `from_seq` on, in chain order (for verification). From, not after:
+    a second row with the last seq checked must not fall between two batches unseen."""
+    order = (AuditEvent.seq, AuditEvent.time, AuditEvent.event_id)
+    stmt = select(*COLUMNS).where(AuditEvent.seq >= from_seq).order_by(*order).limit(batch)
     return [dict(r._mapping) for r in await session.execute(stmt)]
 
 

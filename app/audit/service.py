@@ -63,7 +63,7 @@ async def verify(db: Database, key: bytes) -> tuple[int, ChainBreak | None]:
     try:
         while True:
             async with db.transaction() as session:
-                rows = await repo.walk(session, verifier.seq)
+                rows = [r for r in await repo.walk(session, verifier.seq) if not verifier.seen(r)]
                 if not rows:
                     head = await repo.head(session)
             for row in rows:
@@ -72,7 +72,7 @@ async def verify(db: Database, key: bytes) -> tuple[int, ChainBreak | None]:
                 continue
             if head.seq > verifier.seq:  # appended since the last walk, or the tail was deleted
                 async with db.transaction() as session:
-                    if await repo.walk(session, verifier.seq, 1):
+                    if [r for r in await repo.walk(session, verifier.seq, 2) if not verifier.seen(r)]:
                         continue
             verifier.finish(head.seq, head.hash)
             return verifier.checked, None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel
 
 from app.deps import Admin, ResourcesDep
 from app.openapi import ADMIN_ERRORS
@@ -20,16 +19,12 @@ from app.tenants.schemas import (
     TenantOut,
     TenantSettingsIn,
     UsageReport,
+    sent_fields,
 )
 
 # Ids are hex, names follow the tenant-name rule: anything else cannot exist, so it is a 422 early.
 TenantRef = Annotated[str, Path(pattern=TENANT_NAME_PATTERN, description="tenant id or name")]
 KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$", description="key id")]
-
-def _set(body: BaseModel) -> dict[str, Any]:
-    """What the operator set (for the audit): the fields sent, never a secret (tenant settings hold none)."""
-    return body.model_dump(mode="json", exclude_unset=True)
-
 
 router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=ADMIN_ERRORS)
 
@@ -38,7 +33,7 @@ router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=
              responses={409: {"description": "Name taken (TENANT_EXISTS)"}})
 async def create_tenant(body: TenantCreate, resources: ResourcesDep, actor: Admin) -> TenantOut:
     out = await resources.tenants.create_tenant(body.name, body)
-    await resources.audit.admin_action(actor, "tenant.create", tenant_id=out.id, detail=_set(body))
+    await resources.audit.admin_action(actor, "tenant.create", tenant_id=out.id, detail=sent_fields(body))
     return out
 
 
@@ -56,7 +51,7 @@ async def get_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> Te
               responses={409: {"description": "Name taken (TENANT_EXISTS)"}})
 async def update_tenant(tenant: TenantRef, body: TenantSettingsIn, resources: ResourcesDep, actor: Admin) -> TenantOut:
     out = await resources.tenants.update_tenant(tenant, body)
-    await resources.audit.admin_action(actor, "tenant.update", tenant_id=out.id, detail=_set(body))
+    await resources.audit.admin_action(actor, "tenant.update", tenant_id=out.id, detail=sent_fields(body))
     return out
 
 

@@ -34,6 +34,11 @@ def one(stack: Stack, response: requests.Response) -> dict[str, Any]:
     return recorded[0]
 
 
+def request_ids(stack: Stack, tenant_id: str) -> list[str]:
+    """The request ids of the tenant's events made by HTTP calls (not its set-up on the command line)."""
+    return [e["request_id"] for e in events(stack, tenant_id=tenant_id) if e["actor"] != "cli"]
+
+
 def ids(stack: Stack, tenant: str) -> tuple[str, str]:
     """(tenant id, id of its first key)."""
     tenant_id = stack.admin("GET", f"/admin/tenants/{tenant}").json()["id"]

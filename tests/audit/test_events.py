@@ -117,6 +117,9 @@ def test_admin_actions_name_the_actor(stack: Stack) -> None:
     assert revoked["action"] == "admin.key.revoke"
     assert one(stack, stack.admin("POST", "/admin/tenants/aud-admin-1/suspend"))["action"] == "admin.tenant.suspend"
     assert events(stack, request_id=stack.admin("GET", "/admin/tenants").headers["X-Request-ID"]) == []
+    on_cli = ids(stack, stack.new_tenant("aud-cli")[0])  # `tenants create` and `keys create` on the command line
+    recorded = [(e["action"], e["actor"], e["key_id"]) for e in events(stack, tenant_id=on_cli[0])]
+    assert recorded == [("admin.tenant.create", "cli", None), ("admin.key.create", "cli", on_cli[1])]
 
 
 def test_pages_exports_and_verify_agree(stack: Stack) -> None:
@@ -124,15 +127,16 @@ def test_pages_exports_and_verify_agree(stack: Stack) -> None:
     tenant_id, _ = ids(stack, tenant)
     for _ in range(5):
         stack.post("/api/info", key)
-    pages = stack.admin("GET", "/admin/audit", params={"tenant_id": tenant_id, "limit": 2}).json()
+    selection = {"tenant_id": tenant_id, "action": "info"}  # (its creation on the command line is recorded too)
+    pages = stack.admin("GET", "/admin/audit", params={**selection, "limit": 2}).json()
     assert len(pages["events"]) == 2 and pages["next_cursor"] is not None
-    listed = events(stack, tenant_id=tenant_id)
+    listed = events(stack, **selection)
     assert len(listed) == 5 and len({e["seq"] for e in listed}) == 5
-    jsonl = stack.admin("GET", "/admin/audit/export", params={"tenant_id": tenant_id, "format": "jsonl"})
+    jsonl = stack.admin("GET", "/admin/audit/export", params={**selection, "format": "jsonl"})
     assert [json.loads(line)["event_id"] for line in jsonl.text.splitlines()] == [e["event_id"] for e in listed]
     table = list(csv.DictReader(io.StringIO(stack.admin("GET", "/admin/audit/export",
-                                                        params={"tenant_id": tenant_id, "format": "csv"}).text)))
+                                                        params={**selection, "format": "csv"}).text)))
     assert [row["event_id"] for row in table] == [e["event_id"] for e in listed]
-    cli = stack.cli("audit", "export", "--tenant-id", tenant_id).stdout.splitlines()
+    cli = stack.cli("audit", "export", "--tenant-id", tenant_id, "--action", "info").stdout.splitlines()
     assert [json.loads(line)["seq"] for line in cli] == [e["seq"] for e in listed]
     assert "audit chain valid" in stack.cli("audit", "verify").stdout
