@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from app.audit import service
 from app.audit.repository import Filters
+from app.audit.schemas import AuditPage
 from app.audit.service import ExportFormat
 from app.deps import Admin, ResourcesDep
 from app.errors import json_response
@@ -37,16 +38,21 @@ def filters(
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
-@router.get("", summary="Audit events, newest first; pass next_cursor back as cursor for the next page")
+@router.get("", summary="Audit events, newest first; pass next_cursor back as cursor for the next page",
+            response_class=Response, responses={200: {"model": AuditPage, "description": "A page of events"}})
 async def list_events(
     selection: FiltersDep, resources: ResourcesDep, _: Admin,
     cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Any:
+) -> Response:
     return json_response(await service.page(resources.db, selection, cursor, limit))
 
 
-@router.get("/export", summary="The same selection, oldest first, streamed as JSON lines or CSV")
+EXPORTED: dict[int | str, dict[str, Any]] = {200: {"description": "One event per line", "content": {"application/x-ndjson": {}, "text/csv": {}}}}
+
+
+@router.get("/export", summary="The same selection, oldest first, streamed as JSON lines or CSV",
+            response_class=StreamingResponse, responses=EXPORTED)
 async def export_events(
     selection: FiltersDep, resources: ResourcesDep, _: Admin, format: ExportFormat = "jsonl"
 ) -> StreamingResponse:
