@@ -48,7 +48,9 @@ async def list_events(
     return json_response(await service.page(resources.db, selection, cursor, limit))
 
 
-EXPORTED: dict[int | str, dict[str, Any]] = {200: {"description": "One event per line", "content": {"application/x-ndjson": {}, "text/csv": {}}}}
+EXPORTED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "One event per line", "content": {"application/x-ndjson": {}, "text/csv": {}}}
+}
 
 
 @router.get("/export", summary="The same selection, oldest first, streamed as JSON lines or CSV",
