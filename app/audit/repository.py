@@ -17,17 +17,20 @@ HEAD = 1
 COLUMNS = [c for c in AuditEvent.__table__.columns]
 
 
-async def append(session: AsyncSession, key: bytes, row: dict[str, Any]) -> bool:
-    """Chain `row` onto the head and insert it; False when its event_id is already in (a replay).
+async def append(session: AsyncSession, key: bytes, row: dict[str, Any], *, replay: bool = False) -> bool:
+    """Chain `row` onto the head and insert it; False when replaying an event already in.
 
     The first statement writes the head row, which takes its lock on PostgreSQL (every replica
     waits its turn) and the write lock on SQLite, so appends are serialised and `seq` gap-free.
+    Three statements on the hot path; a replay first checks the event id (exactly once).
     """
-    await session.execute(update(AuditChain).where(AuditChain.id == HEAD).values(seq=AuditChain.seq))
-    head = (await session.execute(select(AuditChain.seq, AuditChain.hash).where(AuditChain.id == HEAD))).one()
-    seen = select(AuditEvent.seq).where(AuditEvent.event_id == row["event_id"], AuditEvent.time == row["time"])
-    if (await session.execute(seen)).first() is not None:
-        return False
+    lock = (update(AuditChain).where(AuditChain.id == HEAD).values(seq=AuditChain.seq)
+            .returning(AuditChain.seq, AuditChain.hash))
+    head = (await session.execute(lock)).one()
+    if replay:
+        seen = select(AuditEvent.seq).where(AuditEvent.event_id == row["event_id"], AuditEvent.time == row["time"])
+        if (await session.execute(seen)).first() is not None:
+            return False
     row = {**row, "seq": head.seq + 1, "prev_hash": head.hash}
     row["hash"] = event_hash(key, row)
     await session.execute(insert(AuditEvent).values(**row))

@@ -149,7 +149,7 @@ class AuditWriter:
     async def _insert(self, event: dict[str, Any]) -> int:
         row = {**event, "time": datetime.fromisoformat(event["time"])}
         async with self._db.transaction() as session:
-            return 1 if await repo.append(session, self._key, row) else 0
+            return 1 if await repo.append(session, self._key, row, replay=True) else 0
 
     # -- background -------------------------------------------------------------------------------
     def start(self) -> None:
