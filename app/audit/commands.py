@@ -12,7 +12,6 @@ from app.audit import service
 from app.audit.chain import chain_key
 from app.audit.repository import Filters
 from app.audit.spool import Spool
-from app.audit.writer import AuditWriter
 from app.clock import SystemClock
 from app.config import Settings
 from app.db import Database
@@ -33,6 +32,9 @@ def audited(settings: Settings, action: str, result: T, detail: dict[str, Any] |
         detail = {**(detail or {}), "new_key_id": result.new.id}
 
     async def run() -> None:
+        # Here, not at the top: `serve` must run before anything imports prometheus_client.
+        from app.audit.writer import AuditWriter
+
         db = Database(settings.effective_database_url)
         writer = AuditWriter(db, Spool(settings.spool_dir), chain_key(settings.secret_bytes), SystemClock())
         try:
