@@ -61,3 +61,13 @@ async def export_events(
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
     return StreamingResponse(service.export(resources.db, selection, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="audit.{format}"'})
+
+
+@router.get("/rejections", summary="Rejected calls of a tenant (or one key) by error code, since a time")
+async def rejections(
+    resources: ResourcesDep, _: Admin,
+    tenant_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    since: Annotated[datetime, Query(description="from this time (ISO 8601)")],
+    key_id: Annotated[str | None, Id] = None,
+) -> dict[str, int]:
+    return await service.rejections(resources.db, tenant_id, since, key_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -29,6 +30,11 @@ async def page(db: Database, filters: Filters, cursor: int | None, limit: int) -
     more = len(rows) > limit
     rows = rows[:limit]
     return {"events": [public(r) for r in rows], "next_cursor": str(rows[-1]["seq"]) if more else None}
+
+
+async def rejections(db: Database, tenant_id: str, since: datetime, key_id: str | None) -> dict[str, int]:
+    async with db.transaction() as session:
+        return await repo.rejections_by_code(session, tenant_id, since, key_id)
 
 
 async def export(db: Database, filters: Filters, fmt: ExportFormat) -> AsyncIterator[bytes]:

@@ -81,6 +81,8 @@ def test_rejected_calls_are_one_rejection_event_each(stack: Stack) -> None:
     assert (no_images["code"], no_images["tenant_id"]) == ("NO_IMAGES", tenant_id)
     unknown = one(stack, _search(stack, key, "x" * 32))
     assert (unknown["action"], unknown["code"]) == ("search", "NOT_FOUND")
+    counts = stack.admin("GET", "/admin/audit/rejections", params={"tenant_id": tenant_id, "since": "2020-01-01"})
+    assert counts.json() == {"NO_IMAGES": 1, "NOT_FOUND": 1}
     admin = one(stack, stack.admin("GET", "/admin/tenants", token="wrong"))
     assert (admin["action"], admin["code"], admin["actor"]) == ("admin", "INVALID_TOKEN", None)
 
