@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from app.audit.commands import add_parsers as add_audit_parsers
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.errors import GatewayError
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(func=cmd_sandbox)
 
     add_tenant_parsers(sub)
+    add_audit_parsers(sub)
     return parser
 
 

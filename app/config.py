@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.netaddr import Network, parse_networks
+
 # Token the gateway uses for its own in-process sandbox; never leaves the process.
 EMBEDDED_SANDBOX_TOKEN = "embedded-sandbox"  # noqa: S105
 
@@ -65,6 +67,17 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, gt=0)
     min_image_side: int = Field(16, ge=1)
 
+    # Audit log. Spool: where events wait (fsync'd) while the database cannot take them; empty =
+    # DATA_DIR/audit-spool. Result URLs are stored only when asked for. Retention 0 = keep forever
+    # (PostgreSQL drops whole monthly partitions older than this).
+    audit_spool_dir: str = ""
+    audit_result_urls: bool = False
+    audit_retention_days: int = Field(0, ge=0)
+    audit_replay_interval_seconds: float = Field(5.0, gt=0)
+    # Proxies (comma-separated CIDRs) whose X-Forwarded-For is believed, for the client address
+    # recorded in the audit log and counted by the authentication brake.
+    trusted_proxies: str = ""
+
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
@@ -99,6 +112,20 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').as_posix()}"
+
+    @cached_property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a bad CIDR fails at start, not on the first request
+        return value
+
+    @property
+    def spool_dir(self) -> Path:
+        return Path(self.audit_spool_dir) if self.audit_spool_dir else self.data_dir / "audit-spool"
 
     @property
     def is_sqlite(self) -> bool:

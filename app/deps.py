@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.audit import context as audit_call
 from app.errors import Forbidden
 from app.facecheck.service import SearchService
 from app.lifespan import Resources
+from app.netaddr import client_ip
 from app.tenants.keys import key_from_headers
 from app.tenants.schemas import Principal
 
@@ -23,12 +25,16 @@ ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
+    """The caller's address (X-Forwarded-For believed only from TRUSTED_PROXIES)."""
+    peer = request.client.host if request.client is not None else None
+    return client_ip(peer, request.headers.get("x-forwarded-for"), get_resources(request).settings.trusted_networks)
 
 
 async def require_admin(request: Request, resources: ResourcesDep) -> str:
     """ADMIN_TOKEN (compared in constant time) or an admin-scoped key; who it was, for the audit."""
-    return await resources.auth.admin(key_from_headers(request.headers), client_address(request))
+    actor = await resources.auth.admin(key_from_headers(request.headers), client_address(request))
+    audit_call.note_caller(actor=actor)
+    return actor
 
 
 Admin = Annotated[str, Depends(require_admin)]
@@ -38,6 +44,7 @@ def _require(scope: str) -> Callable[[Request, Resources], Awaitable[Principal]]
     async def principal(request: Request, resources: ResourcesDep) -> Principal:
         found = await resources.auth.principal(key_from_headers(request.headers), client_address(request))
         request.state.tenant = found.tenant_name
+        audit_call.note_caller(found.tenant_id, found.key_id)
         if scope not in found.scopes:
             raise Forbidden(f"This key lacks the '{scope}' scope.")
         request.state.response_headers = await resources.quotas.check_rate(

@@ -169,6 +169,20 @@ class DemoOnly(GatewayError):
     default_message = "This tenant may only run demo searches (demo: true)."
 
 
+class PurposeRequired(GatewayError):
+    status_code = 400
+    code = "PURPOSE_REQUIRED"
+    default_message = "This tenant must state the purpose of each search: send an X-Purpose header."
+
+
+class AuditUnavailable(GatewayError):
+    """Neither the database nor the local spool can record the call, so it is not run."""
+
+    status_code = 503
+    code = "AUDIT_UNAVAILABLE"
+    default_message = "The audit log cannot record this request right now; it was not run. Try again shortly."
+
+
 class InternalError(GatewayError):
     status_code = 500
     code = "INTERNAL_ERROR"

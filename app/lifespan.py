@@ -12,6 +12,9 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from app.audit.chain import chain_key
+from app.audit.spool import Spool
+from app.audit.writer import AuditWriter
 from app.clock import Clock
 from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
@@ -46,6 +49,7 @@ class Resources:
     upstream_info: UpstreamInfo
     quotas: QuotaService
     searches: SearchService
+    audit: AuditWriter
     tracker: Tracker
     readiness: Readiness
 
@@ -112,7 +116,10 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     info = UpstreamInfo(upstream, clock, settings.info_cache_seconds)
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
     quotas = QuotaService(store, db, settings, clock, info.balance)
-    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock)
+    audit = AuditWriter(db, Spool(settings.spool_dir), chain_key(settings.secret_bytes), clock,
+                        postgres=not settings.is_sqlite, retention_days=settings.audit_retention_days,
+                        replay_interval=settings.audit_replay_interval_seconds)
+    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock, audit)
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
     return Resources(
@@ -127,6 +134,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         quotas=quotas,
         searches=SearchService(db, upstream, lifecycle, info, settings, clock),
         tracker=Tracker(db, lifecycle, settings, clock),
+        audit=audit,
         readiness=readiness,
     )
 
@@ -138,6 +146,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         resources = build_resources(settings, clock)
         app.state.resources = resources
         resources.tracker.start()
+        resources.audit.start()  # replays what a previous run left in the spool, then keeps watch
         # Pub/sub holds its connection open waiting, so it gets a client without the short timeouts.
         listener = Redis.from_url(settings.redis_url) if settings.redis_url else None
         if listener is not None:
@@ -149,6 +158,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
             if listener is not None:
                 await listener.aclose()
             await resources.tracker.stop()
+            await resources.audit.stop()
             await resources.quotas.store.close()
             await resources.http.aclose()
             if resources.redis is not None:

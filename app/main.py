@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.audit.middleware import AuditMiddleware
+from app.audit.router import router as audit_router
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import (
@@ -78,11 +80,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes, http_status=http_status)
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestContextMiddleware, http_status=http_status)
 
     app.include_router(facecheck_router)
     app.include_router(admin_router)
     app.include_router(upstream_admin_router)
+    app.include_router(audit_router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 

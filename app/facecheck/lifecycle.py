@@ -14,9 +14,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from app.audit import events as audit_events
+from app.audit.writer import AuditWriter
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
+from app.errors import GatewayError, error_code
 from app.facecheck import repository as repo
 from app.facecheck.models import (
     COMMITTED,
@@ -45,8 +48,10 @@ def is_final(body: Body) -> bool:
 
 class SearchLifecycle:
     def __init__(
-        self, db: Database, upstream: UpstreamClient, quotas: QuotaService, settings: Settings, clock: Clock
+        self, db: Database, upstream: UpstreamClient, quotas: QuotaService, settings: Settings, clock: Clock,
+        audit: AuditWriter,
     ) -> None:
+        self.audit = audit
         self._db = db
         self._upstream = upstream
         self.quotas = quotas
@@ -69,6 +74,7 @@ class SearchLifecycle:
             )  # fmt: skip
         if not won:
             return None
+        search.demo, search.credits_reserved = demo, reservation.cost
         try:
             await self.quotas.reserve(reservation, limits)
             async with self._db.transaction() as session:
@@ -77,26 +83,37 @@ class SearchLifecycle:
             # idempotent), but if a rebuild replaced the counters between the grant and that write,
             # the grant was not in the rebuild and this checks the limits again before spending.
             headers = await self.quotas.reserve(reservation, limits)
+            await audit_events.submitted(self.audit, search, demo, reservation.cost)  # else not run
         except BaseException:
             await asyncio.shield(self._release(search.id, reservation_state=None))
             raise
         try:
             body = await self._upstream.search(search.upstream_id, status_only=False, demo=demo)
-        except BaseException:
+        except BaseException as exc:
             # Not started (or unknown): give the money back and release the claim so a retry can
             # submit; upstream treats a repeated submit of the same id as a status check.
             await asyncio.shield(self._release(search.id, reservation_state=REFUNDED))
+            await self._submit_failed(search, error_code(exc) if isinstance(exc, GatewayError) else None)
             raise
         if body.get("error"):
             await asyncio.shield(self._release(search.id, reservation_state=REFUNDED))
+            await self._submit_failed(search, str(body.get("code") or "EXCEPTION"))
             raise_in_band(body, search.id)
         async with self._db.transaction() as session:
             await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED, demo=demo)
         search.status, search.demo, search.credits_reserved = SUBMITTED, demo, reservation.cost
         metrics.search_submitted(await self._tenant_name(search.tenant_id), demo, reservation.cost)
         if is_final(body):
-            await self.finish(search, FINISHED)
+            await self.finish(search, FINISHED, body=body)
         return body, headers
+
+    async def _submit_failed(self, search: Search, code: str | None) -> None:
+        """The submit never started upstream: its reservation was refunded (the search may be retried)."""
+        try:
+            await audit_events.ended(self.audit, search, FAILED, None, code,
+                                     result_urls=self._settings.audit_result_urls)
+        except GatewayError:
+            log.error("audit event of a failed submit could not be recorded")
 
     async def _release(self, search_id: str, *, reservation_state: str | None) -> None:
         await self.quotas.refund(search_id)
@@ -114,10 +131,12 @@ class SearchLifecycle:
                 await self.finish(search, FAILED, error_code=str(body.get("code") or "EXCEPTION"))
             raise_in_band(body, search.id)
         if is_final(body) and search.status == SUBMITTED:
-            await self.finish(search, FINISHED)
+            await self.finish(search, FINISHED, body=body)
         return body
 
-    async def finish(self, search: Search, status: str, error_code: str | None = None) -> None:
+    async def finish(
+        self, search: Search, status: str, error_code: str | None = None, body: Body | None = None
+    ) -> None:
         if status == FINISHED:
             await self.quotas.commit(search.id)
         else:
@@ -127,6 +146,9 @@ class SearchLifecycle:
                 session, search.id, (SUBMITTED,), status=status, error_code=error_code, finished_at=self._clock.now()
             )
             await repo.settle_reservation(session, search.id, COMMITTED if status == FINISHED else REFUNDED)
+            if moved:  # the one call that moved it records the end, in the same transaction
+                await audit_events.ended(self.audit, search, status, body, error_code, session=session,
+                                         result_urls=self._settings.audit_result_urls)
         search.status = status
         if moved:  # however many polls saw the end, one of them moved the row: count that one
             tenant = await self._tenant_name(search.tenant_id)
@@ -164,4 +186,4 @@ class SearchLifecycle:
             await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED)
         search.status = SUBMITTED
         if is_final(body):
-            await self.finish(search, FINISHED)
+            await self.finish(search, FINISHED, body=body)

@@ -12,10 +12,12 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from app.audit import context as audit_call
+from app.audit import events as audit_events
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
-from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, SearchConflict, UpstreamUnavailable
+from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, PurposeRequired, SearchConflict, UpstreamUnavailable
 from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
 from app.facecheck.lifecycle import SearchLifecycle, is_final
@@ -84,6 +86,8 @@ class SearchService:
                 search = existing
                 if not await repo.transition(session, search.id, (UPLOADED,), images=inputs):
                     raise SearchConflict()
+                search.images = inputs
+        await audit_events.uploaded(self._lifecycle.audit, search)
         out = self._present(search, body)
         if not out["message"]:
             out["message"] = f"Uploaded {len(images)} image(s)."
@@ -97,6 +101,8 @@ class SearchService:
         if not request.status_only and search.status in (UPLOADED, SUBMITTING):
             if principal.limits.demo_only and not request.demo:
                 raise DemoOnly()
+            if principal.require_purpose and not audit_call.purpose():
+                raise PurposeRequired()
             submitted = await self._lifecycle.try_submit(search, request.demo, principal.limits)
         body, headers = submitted if submitted is not None else (await self._lifecycle.status(search), {})
         if not request.with_progress and not is_final(body) and search.status != UPLOADED:
@@ -114,6 +120,8 @@ class SearchService:
         if len(remaining) != len(search.images):
             async with self._db.transaction() as session:
                 await repo.transition(session, search.id, (search.status,), images=remaining)
+        await self._lifecycle.audit.record("delete_pic", tenant_id=search.tenant_id, key_id=principal.key_id,
+                                           id_search=search.id, detail={"id_pic": id_pic[:64]})
         return self._present(search, body)
 
     async def info(self, principal: Principal) -> Body:
@@ -136,6 +144,7 @@ class SearchService:
             remaining = 0
         body["remaining_credits"] = remaining
         body["has_credits_to_search"] = remaining >= self._settings.search_credit_cost
+        await self._lifecycle.audit.record("info")
         return body
 
     @staticmethod

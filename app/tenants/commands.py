@@ -17,12 +17,13 @@ import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from app.audit.commands import audited
 from app.clock import SystemClock
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
 from app.tenants.keycache import KeyCache, channel_for
-from app.tenants.schemas import LimitsIn, TenantSettingsIn
+from app.tenants.schemas import LimitsIn, TenantSettingsIn, sent_fields
 from app.tenants.service import TenantService, validated
 
 LIMIT_FIELDS = ("credits_per_month", "searches_per_day", "requests_per_minute", "max_concurrent_searches")
@@ -75,13 +76,16 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_tenants(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
         limits = validated(LimitsIn, {k: v for k, v in _changes(args).items() if k in LIMIT_FIELDS or k == "demo_only"})
-        print_json(with_tenants(settings, lambda s: s.create_tenant(args.name, limits)))
+        created = with_tenants(settings, lambda s: s.create_tenant(args.name, limits))
+        print_json(audited(settings, "tenant.create", created, {"name": args.name, **sent_fields(limits)}))
     elif args.action == "update":
         changes = validated(TenantSettingsIn, _changes(args))
-        print_json(with_tenants(settings, lambda s: s.update_tenant(args.name, changes)))
+        updated = with_tenants(settings, lambda s: s.update_tenant(args.name, changes))
+        print_json(audited(settings, "tenant.update", updated, sent_fields(changes)))
     elif args.action in ("suspend", "resume"):
         status = "suspended" if args.action == "suspend" else "active"
-        print_json(with_tenants(settings, lambda s: s.set_status(args.name, status)))
+        changed = with_tenants(settings, lambda s: s.set_status(args.name, status))
+        print_json(audited(settings, f"tenant.{args.action}", changed))
     elif args.action == "show":
         print_json(with_tenants(settings, lambda s: s.get_tenant(args.name)))
     elif args.action == "usage":
@@ -94,15 +98,16 @@ def cmd_tenants(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
         scopes = frozenset(s.strip() for s in args.scopes.split(",") if s.strip())
-        print_json(with_tenants(settings, lambda s: s.keys.create_key(
+        print_json(audited(settings, "key.create", with_tenants(settings, lambda s: s.keys.create_key(
             args.tenant, name=args.name, scopes=scopes, expires_at=args.expires_at,
-            requests_per_minute=args.requests_per_minute)))
+            requests_per_minute=args.requests_per_minute))))
     elif args.action == "list":
         print_json(with_tenants(settings, lambda s: s.keys.list_keys(args.tenant)))
     elif args.action == "rotate":
-        print_json(with_tenants(settings, lambda s: s.keys.rotate_key(args.key_id, args.grace_seconds)))
+        rotated = with_tenants(settings, lambda s: s.keys.rotate_key(args.key_id, args.grace_seconds))
+        print_json(audited(settings, "key.rotate", rotated, {"grace_seconds": args.grace_seconds}))
     else:
-        print_json(with_tenants(settings, lambda s: s.keys.revoke_key(args.key_id)))
+        print_json(audited(settings, "key.revoke", with_tenants(settings, lambda s: s.keys.revoke_key(args.key_id))))
     return 0
 
 

@@ -19,6 +19,7 @@ from app.tenants.schemas import (
     TenantOut,
     TenantSettingsIn,
     UsageReport,
+    sent_fields,
 )
 
 # Ids are hex, names follow the tenant-name rule: anything else cannot exist, so it is a 422 early.
@@ -30,8 +31,10 @@ router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=
 
 @router.post("/tenants", status_code=201, summary="Create a tenant",
              responses={409: {"description": "Name taken (TENANT_EXISTS)"}})
-async def create_tenant(body: TenantCreate, resources: ResourcesDep, _: Admin) -> TenantOut:
-    return await resources.tenants.create_tenant(body.name, body)
+async def create_tenant(body: TenantCreate, resources: ResourcesDep, actor: Admin) -> TenantOut:
+    out = await resources.tenants.create_tenant(body.name, body)
+    await resources.audit.admin_action(actor, "tenant.create", tenant_id=out.id, detail=sent_fields(body))
+    return out
 
 
 @router.get("/tenants", summary="List tenants")
@@ -46,24 +49,32 @@ async def get_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> Te
 
 @router.patch("/tenants/{tenant}", summary="Change name, limits, cache scope, require_purpose, demo_only",
               responses={409: {"description": "Name taken (TENANT_EXISTS)"}})
-async def update_tenant(tenant: TenantRef, body: TenantSettingsIn, resources: ResourcesDep, _: Admin) -> TenantOut:
-    return await resources.tenants.update_tenant(tenant, body)
+async def update_tenant(tenant: TenantRef, body: TenantSettingsIn, resources: ResourcesDep, actor: Admin) -> TenantOut:
+    out = await resources.tenants.update_tenant(tenant, body)
+    await resources.audit.admin_action(actor, "tenant.update", tenant_id=out.id, detail=sent_fields(body))
+    return out
 
 
 @router.post("/tenants/{tenant}/suspend", summary="Suspend: every key of the tenant fails at once")
-async def suspend_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> TenantOut:
-    return await resources.tenants.set_status(tenant, "suspended")
+async def suspend_tenant(tenant: TenantRef, resources: ResourcesDep, actor: Admin) -> TenantOut:
+    out = await resources.tenants.set_status(tenant, "suspended")
+    await resources.audit.admin_action(actor, "tenant.suspend", tenant_id=out.id)
+    return out
 
 
 @router.post("/tenants/{tenant}/resume", summary="Resume a suspended tenant")
-async def resume_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> TenantOut:
-    return await resources.tenants.set_status(tenant, "active")
+async def resume_tenant(tenant: TenantRef, resources: ResourcesDep, actor: Admin) -> TenantOut:
+    out = await resources.tenants.set_status(tenant, "active")
+    await resources.audit.admin_action(actor, "tenant.resume", tenant_id=out.id)
+    return out
 
 
 @router.delete("/tenants/{tenant}", status_code=204, summary="Delete a tenant with no searches in flight",
                responses={409: {"description": "Searches in flight (TENANT_BUSY)"}})
-async def delete_tenant(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> Response:
+async def delete_tenant(tenant: TenantRef, resources: ResourcesDep, actor: Admin) -> Response:
+    tenant_id = (await resources.tenants.get_tenant(tenant)).id
     await resources.tenants.delete_tenant(tenant)
+    await resources.audit.admin_action(actor, "tenant.delete", tenant_id=tenant_id)
     return Response(status_code=204)
 
 
@@ -79,11 +90,14 @@ async def tenant_usage(
 
 
 @router.post("/tenants/{tenant}/keys", status_code=201, summary="Create a key; the clear key is shown once")
-async def create_key(tenant: TenantRef, body: KeyCreate, resources: ResourcesDep, _: Admin) -> CreatedKey:
-    return await resources.tenants.keys.create_key(
+async def create_key(tenant: TenantRef, body: KeyCreate, resources: ResourcesDep, actor: Admin) -> CreatedKey:
+    out = await resources.tenants.keys.create_key(
         tenant, name=body.name, scopes=frozenset(body.scopes), expires_at=body.expires_at,
         requests_per_minute=body.requests_per_minute,
     )  # fmt: skip
+    await resources.audit.admin_action(actor, "key.create", tenant_id=out.tenant_id, key_id=out.id,
+                                       detail={"scopes": out.scopes})
+    return out
 
 
 @router.get("/tenants/{tenant}/keys", summary="List keys (prefix and last four characters only)")
@@ -92,10 +106,15 @@ async def list_keys(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> lis
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke a key: refused on every replica within a second")
-async def revoke_key(key_id: KeyId, resources: ResourcesDep, _: Admin) -> KeyOut:
-    return await resources.tenants.keys.revoke_key(key_id)
+async def revoke_key(key_id: KeyId, resources: ResourcesDep, actor: Admin) -> KeyOut:
+    out = await resources.tenants.keys.revoke_key(key_id)
+    await resources.audit.admin_action(actor, "key.revoke", tenant_id=out.tenant_id, key_id=out.id)
+    return out
 
 
 @router.post("/keys/{key_id}/rotate", summary="A new key; the old one works for the grace period, then stops")
-async def rotate_key(key_id: KeyId, body: KeyRotate, resources: ResourcesDep, _: Admin) -> RotatedKey:
-    return await resources.tenants.keys.rotate_key(key_id, body.grace_seconds)
+async def rotate_key(key_id: KeyId, body: KeyRotate, resources: ResourcesDep, actor: Admin) -> RotatedKey:
+    out = await resources.tenants.keys.rotate_key(key_id, body.grace_seconds)
+    await resources.audit.admin_action(actor, "key.rotate", tenant_id=out.old.tenant_id, key_id=out.old.id,
+                                       detail={"new_key_id": out.new.id, "grace_seconds": body.grace_seconds})
+    return out

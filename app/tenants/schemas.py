@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,11 @@ class TenantSettingsIn(LimitsIn):
     name: str | None = Field(None, pattern=TENANT_NAME_PATTERN)
     cache_scope: CacheScope | None = None
     require_purpose: bool | None = None
+
+
+def sent_fields(body: BaseModel) -> dict[str, Any]:
+    """The fields an operator actually sent (for the audit log); tenant settings hold no secret."""
+    return body.model_dump(mode="json", exclude_unset=True)
 
 
 class TenantCreate(TenantSettingsIn):
@@ -102,6 +107,7 @@ class Principal:
     scopes: frozenset[str]
     limits: Limits = field(default_factory=Limits)
     key_requests_per_minute: int | None = None
+    require_purpose: bool = False
 
 
 class UsageRow(BaseModel):

@@ -1,0 +1,52 @@
+"""The search lifecycle's audit events, so the hooks in the search code stay one line each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import FAILED
+from app.audit.writer import AuditWriter
+from app.facecheck.models import FINISHED, Search
+
+Body = dict[str, Any]
+
+
+def _hashes(search: Search) -> list[str]:
+    return [img["sha256"] for img in search.images if img.get("sha256")]
+
+
+def _owner(search: Search) -> dict[str, Any]:
+    return {"tenant_id": search.tenant_id, "key_id": search.key_id, "id_search": search.id,
+            "images": _hashes(search)}
+
+
+async def uploaded(audit: AuditWriter, search: Search) -> None:
+    await audit.record("upload", **_owner(search))
+
+
+async def submitted(audit: AuditWriter, search: Search, demo: bool, credits: int) -> None:
+    """Written before upstream is asked, so a search that cannot be recorded is never run."""
+    await audit.record("search.submitted", **_owner(search), demo=demo, credits_reserved=credits)
+
+
+async def ended(audit: AuditWriter, search: Search, status: str, body: Body | None, error_code: str | None,
+                *, result_urls: bool, session: AsyncSession | None = None) -> None:
+    """A search settled (written once, by whichever call moved it): charged or refunded, and what
+    came back: how many items, the best score, and the URLs only when configured to keep them."""
+    finished = status == FINISHED
+    output = (body or {}).get("output")
+    items = output.get("items") if isinstance(output, dict) else None
+    items = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    scores = [float(i["score"]) for i in items if isinstance(i.get("score"), int | float)]
+    await audit.record(
+        "search.finished" if finished else "search.failed", "ok" if finished else FAILED,
+        **_owner(search), demo=bool(search.demo), code=error_code,
+        credits_reserved=search.credits_reserved,
+        credits_charged=search.credits_reserved if finished else 0,
+        credits_refunded=0 if finished else search.credits_reserved,
+        result_count=len(items) if finished else None, max_score=max(scores) if scores else None,
+        detail={"urls": [str(i.get("url")) for i in items]} if finished and result_urls else None,
+        session=session,
+    )  # fmt: skip

@@ -1,0 +1,111 @@
+"""All SQL of the audit log: chained appends, filtered pages, streaming walks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.chain import event_hash
+from app.audit.models import REJECTED, AuditChain, AuditEvent
+
+HEAD = 1
+COLUMNS = [c for c in AuditEvent.__table__.columns]
+
+
+async def append(session: AsyncSession, key: bytes, row: dict[str, Any], *, replay: bool = False) -> bool:
+    """Chain `row` onto the head and insert it; False when replaying an event already in.
+
+    The first statement writes the head row, which takes its lock on PostgreSQL (every replica
+    waits its turn) and the write lock on SQLite, so appends are serialised and `seq` gap-free.
+    Three statements on the hot path; a replay first checks the event id (exactly once).
+    """
+    lock = (update(AuditChain).where(AuditChain.id == HEAD).values(seq=AuditChain.seq)
+            .returning(AuditChain.seq, AuditChain.hash))
+    head = (await session.execute(lock)).one()
+    if replay:
+        seen = select(AuditEvent.seq).where(AuditEvent.event_id == row["event_id"], AuditEvent.time == row["time"])
+        if (await session.execute(seen)).first() is not None:
+            return False
+    row = {**row, "seq": head.seq + 1, "prev_hash": head.hash}
+    row["hash"] = event_hash(key, row)
+    await session.execute(insert(AuditEvent).values(**row))
+    await session.execute(update(AuditChain).where(AuditChain.id == HEAD).values(seq=row["seq"], hash=row["hash"]))
+    return True
+
+
+async def head(session: AsyncSession) -> AuditChain:
+    return (await session.execute(select(AuditChain).where(AuditChain.id == HEAD))).scalar_one()
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    tenant_id: str | None = None
+    key_id: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    code: str | None = None
+    id_search: str | None = None
+    purpose: str | None = None
+    request_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        for name in ("tenant_id", "key_id", "action", "outcome", "code", "id_search", "purpose", "request_id"):
+            value = getattr(self, name)
+            if value is not None:
+                conditions.append(getattr(AuditEvent, name) == value)
+        if self.since is not None:
+            conditions.append(AuditEvent.time >= self.since)
+        if self.until is not None:
+            conditions.append(AuditEvent.time < self.until)
+        return conditions
+
+
+def _selection(filters: Filters, before_seq: int | None) -> Select[Any]:
+    stmt = select(*COLUMNS).where(*filters.where())
+    if before_seq is not None:
+        stmt = stmt.where(AuditEvent.seq < before_seq)
+    return stmt.order_by(AuditEvent.seq.desc())
+
+
+async def page(session: AsyncSession, filters: Filters, before_seq: int | None, limit: int) -> list[dict[str, Any]]:
+    """Newest first; the next page starts below the last seq returned."""
+    rows = await session.execute(_selection(filters, before_seq).limit(limit))
+    return [dict(r._mapping) for r in rows]
+
+
+async def stream(session: AsyncSession, filters: Filters, batch: int = 1000) -> AsyncIterator[dict[str, Any]]:
+    """Every selected event, oldest first, in keyset batches (constant memory, short queries)."""
+    after = -1
+    while True:
+        stmt = select(*COLUMNS).where(*filters.where(), AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+        rows = [dict(r._mapping) for r in await session.execute(stmt)]
+        for row in rows:
+            yield row
+        if len(rows) < batch:
+            return
+        after = rows[-1]["seq"]
+
+
+async def walk(session: AsyncSession, from_seq: int, batch: int = 5000) -> list[dict[str, Any]]:
+    """The next `batch` events from `from_seq` on, in chain order (for verification). From, not after:
+    a second row with the last seq checked must not fall between two batches unseen."""
+    order = (AuditEvent.seq, AuditEvent.time, AuditEvent.event_id)
+    stmt = select(*COLUMNS).where(AuditEvent.seq >= from_seq).order_by(*order).limit(batch)
+    return [dict(r._mapping) for r in await session.execute(stmt)]
+
+
+async def rejections_by_code(session: AsyncSession, tenant_id: str, since: datetime,
+                             key_id: str | None = None) -> dict[str, int]:
+    stmt = (select(AuditEvent.code, func.count()).where(AuditEvent.tenant_id == tenant_id,
+            AuditEvent.outcome == REJECTED, AuditEvent.time >= since).group_by(AuditEvent.code))
+    if key_id is not None:
+        stmt = stmt.where(AuditEvent.key_id == key_id)
+    return {str(code): int(n) for code, n in await session.execute(stmt)}

@@ -1,0 +1,189 @@
+"""AuditWriter: every event durably written before the call it records is answered.
+
+The database first (one short transaction that chains the event); if the database cannot take
+it, the process's fsync'd spool; if neither can, AUDIT_UNAVAILABLE. While this process has
+events in its spool, new ones follow them there, so the chain keeps the order they happened in;
+a background task replays the spool (and spools of dead processes) once the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import context as call
+from app.audit import partitions
+from app.audit import repository as repo
+from app.audit.chain import iso
+from app.audit.models import OK
+from app.audit.spool import Spool
+from app.clock import Clock
+from app.db import Database
+from app.errors import AuditUnavailable, GatewayError
+from app.observability import context as request_context
+from app.observability import metrics
+
+log = logging.getLogger("facecheck_gateway.audit")
+PARTITION_EVERY = 3600.0
+
+
+class AuditWriter:
+    def __init__(self, db: Database, spool: Spool, key: bytes, clock: Clock, *, postgres: bool = False,
+                 retention_days: int = 0, replay_interval: float = 5.0) -> None:
+        self._db = db
+        self._spool = spool
+        self._key = key
+        self._clock = clock
+        self._postgres = postgres
+        self._retention_days = retention_days
+        self._interval = replay_interval
+        self._lock = asyncio.Lock()  # spool appends and the end of a replay
+        self._pending = 0  # events in our own spool file not yet in the database
+        self._offset = 0  # how far our spool file has been replayed
+        self._task: asyncio.Task[None] | None = None
+        self._maintained_at = float("-inf")
+
+    # -- recording --------------------------------------------------------------------------------
+    async def record(self, action: str, outcome: str = OK, *, session: AsyncSession | None = None,
+                     **fields: Any) -> None:
+        """One event: the call's facts (address, purpose, request id...) filled in when in a request.
+        With `session`, it is chained inside that transaction (committed or not with the change it
+        records)."""
+        row = self._row(action, outcome, fields)
+        if session is not None:
+            await repo.append(session, self._key, row)
+            self._mark()
+            return
+        if self._pending == 0:
+            try:
+                async with self._db.transaction() as session:
+                    await repo.append(session, self._key, row)
+                self._mark()
+                return
+            except GatewayError:
+                log.warning("audit database unavailable; spooling", extra={"action": action})
+        await self._to_spool(row)
+        self._mark()
+
+    async def admin_action(self, actor: str, action: str, *, tenant_id: str | None = None,
+                           key_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        """An operator changed something (`action` like "tenant.create", "cache.purge")."""
+        await self.record(f"admin.{action}", actor=actor, tenant_id=tenant_id, key_id=key_id, detail=detail)
+
+    def _row(self, action: str, outcome: str, fields: dict[str, Any]) -> dict[str, Any]:
+        facts = call.current()
+        stats = request_context.current()
+        row: dict[str, Any] = {
+            "event_id": uuid.uuid4().hex, "time": self._clock.now(), "action": action, "outcome": outcome,
+            "code": None, "tenant_id": None, "key_id": None, "actor": None, "id_search": None, "images": None,
+            "demo": None, "credits_reserved": 0, "credits_charged": 0, "credits_refunded": 0, "cache": None,
+            "result_count": None, "max_score": None, "upstream_ms": None, "client_ip": None, "user_agent": None,
+            "request_id": None, "purpose": None, "case_id": None, "detail": None,
+        }  # fmt: skip
+        if facts is not None:
+            row.update(client_ip=facts.client_ip, user_agent=facts.user_agent, request_id=facts.request_id,
+                       purpose=facts.purpose, case_id=facts.case_id, tenant_id=facts.tenant_id,
+                       key_id=facts.key_id, actor=facts.actor)
+        if stats is not None:
+            row.update(cache=stats.cache, upstream_ms=round(stats.upstream_seconds * 1000))
+        row.update({k: v for k, v in fields.items() if v is not None})
+        return row
+
+    @staticmethod
+    def _mark() -> None:
+        facts = call.current()
+        if facts is not None:
+            facts.recorded = True
+
+    async def _to_spool(self, row: dict[str, Any]) -> None:
+        async with self._lock:
+            try:
+                await asyncio.to_thread(self._spool.append, {**row, "time": iso(row["time"])})
+            except OSError as exc:
+                log.error("audit spool unwritable and database unavailable: call refused")
+                raise AuditUnavailable() from exc
+            self._pending += 1
+            metrics.AUDIT_SPOOL_DEPTH.set(self._pending)
+
+    # -- replay -----------------------------------------------------------------------------------
+    async def replay(self) -> int:
+        """Move spooled events into the database in order; returns how many went in."""
+        moved = 0
+        for path, fd in self._spool.orphans():  # files of dead processes: replay whole, then remove
+            try:
+                moved += await self._replay_file(path)
+            except BaseException:
+                os.close(fd)  # kept for the next round
+                raise
+            self._spool.remove(path, fd)
+        own = self._spool.own_path
+        while own is not None and self._pending:
+            events, offset = Spool.read(own, self._offset)
+            if not events:
+                async with self._lock:
+                    events, offset = Spool.read(own, self._offset)
+                    if not events:  # nothing arrived since: the spool is drained
+                        self._spool.reset_own()
+                        self._offset, self._pending = 0, 0
+                        metrics.AUDIT_SPOOL_DEPTH.set(0)
+                        break
+            for event in events:
+                moved += await self._insert(event)
+                self._pending = max(0, self._pending - 1)
+            self._offset = offset
+            metrics.AUDIT_SPOOL_DEPTH.set(self._pending)
+        return moved
+
+    async def _replay_file(self, path: Path) -> int:
+        events, _ = Spool.read(path, 0)
+        return sum([await self._insert(event) for event in events])
+
+    async def _insert(self, event: dict[str, Any]) -> int:
+        row = {**event, "time": datetime.fromisoformat(event["time"])}
+        async with self._db.transaction() as session:
+            return 1 if await repo.append(session, self._key, row, replay=True) else 0
+
+    # -- background -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-replay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._spool.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.replay()
+                await self.maintain()
+            except GatewayError:
+                log.info("audit replay deferred: database unavailable")
+            except Exception:  # keep replaying whatever one round ran into
+                log.exception("audit replay round failed")
+            await asyncio.sleep(self._interval)
+
+    async def maintain(self) -> None:
+        """PostgreSQL: months ahead exist, months past retention are dropped (hourly)."""
+        if not self._postgres or self._clock.monotonic() - self._maintained_at < PARTITION_EVERY:
+            return
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            await partitions.ensure_ahead(session, now)
+            if self._retention_days:
+                await partitions.drop_older_than(session, now, self._retention_days)
+        self._maintained_at = self._clock.monotonic()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
