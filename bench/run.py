@@ -8,6 +8,7 @@ first, then gateway first, ...), so machine noise hits both sides alike, and the
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -66,7 +67,10 @@ def run_config(config: Config, tmp: Path, upstream: ManagedProcess, services: Se
                     report.rows.append(Row(config.name, label, d, g))
                 print(f"  {config.name} / {label}: {time.monotonic() - started:.0f} s", file=sys.stderr)
             if args.scaling and config.production and config.workers == 1:
-                report.scaling = scaling.run(through, proc, services, args, tool)
+                try:
+                    report.scaling = scaling.run(through, proc, services, args, tool)
+                except Exception as exc:  # keep the main table; the exit status still says it failed
+                    report.meta["scaling_error"] = repr(exc)
         finally:
             direct.close()
             through.close()
@@ -104,6 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # A stopped benchmark must stop what it started: SIGTERM unwinds like Ctrl-C, through the finally blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tool = load.generator() if args.generator == "auto" else args.generator
     report = Report(meta={
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
@@ -124,4 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     md, js = report.write(args.out)
     sys.stdout.write(report.markdown())
     sys.stdout.write(f"\nWritten {md} and {js} in {time.monotonic() - started:.0f} s.\n")
+    if "scaling_error" in report.meta:
+        sys.stderr.write(f"scaling run failed: {report.meta['scaling_error']}\n")
+        return 1
     return 0
