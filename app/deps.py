@@ -14,7 +14,9 @@ from app.tenants.keys import key_from_headers
 from app.tenants.schemas import Principal
 
 
-def get_resources(request: Request) -> Resources:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` dependency in a
+# worker thread, a thread hop per call on every request.
+async def get_resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
@@ -52,7 +54,7 @@ SearchPrincipal = Annotated[Principal, Depends(_require("search"))]
 InfoPrincipal = Annotated[Principal, Depends(_require("info"))]
 
 
-def get_search_service(resources: ResourcesDep) -> SearchService:
+async def get_search_service(resources: ResourcesDep) -> SearchService:
     return resources.searches
 
 
