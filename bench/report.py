@@ -15,21 +15,26 @@ from bench.load import LoadResult
 
 @dataclass
 class Side:
-    """Medians over the rounds of one side (direct or gateway) of one path."""
+    """Medians over the rounds of one side (direct or gateway) of one path: requests/s (and the latency)
+    under load, the latency of requests sent one at a time, CPU per request under load."""
 
     rps: float
     p50_ms: float
     p99_ms: float
+    loaded_p50_ms: float
+    loaded_p99_ms: float
     errors: int
     cpu_ms_per_request: float | None = None
 
     @classmethod
-    def of(cls, results: list[LoadResult], cpu_ms: list[float] | None = None) -> Side:
+    def of(cls, loaded: list[LoadResult], alone: list[LoadResult], cpu_ms: list[float] | None = None) -> Side:
         return cls(
-            rps=statistics.median(r.rps for r in results),
-            p50_ms=statistics.median(r.p50_ms for r in results),
-            p99_ms=statistics.median(r.p99_ms for r in results),
-            errors=sum(r.errors for r in results),
+            rps=statistics.median(r.rps for r in loaded),
+            p50_ms=statistics.median(r.p50_ms for r in alone),
+            p99_ms=statistics.median(r.p99_ms for r in alone),
+            loaded_p50_ms=statistics.median(r.p50_ms for r in loaded),
+            loaded_p99_ms=statistics.median(r.p99_ms for r in loaded),
+            errors=sum(r.errors for r in loaded + alone),
             cpu_ms_per_request=statistics.median(cpu_ms) if cpu_ms else None,
         )
 
@@ -72,10 +77,11 @@ class Report:
         lines = [
             f"# Gateway overhead ({m['started']})",
             "",
-            f"Machine: {m['machine']}. Load generator: {m['generator']}, {m['connections']} connections, "
-            f"{m['rounds']} alternating rounds of {m['seconds']} s per side; medians. Added latency = gateway "
-            "minus direct at the same percentile; ratio = gateway requests/s over direct requests/s; CPU = "
-            "the gateway's CPU time (all its processes) per request.",
+            f"Machine: {m['machine']}. Load generator: {m['generator']}; {m['rounds']} rounds alternating "
+            f"direct and gateway, each side {m['seconds']} s with {m['connections']} connections (req/s, CPU) "
+            f"and {m['seconds']} s with {m['latency_connections']} (latency); medians over the rounds. Added "
+            "latency = gateway minus direct at the same percentile; ratio = gateway req/s over direct req/s; "
+            "CPU = the gateway's CPU time (all its processes) per request.",
             "",
             "| configuration | path | direct req/s | direct p50 | direct p99 | gateway req/s | gateway p50 | "
             "gateway p99 | added p50 | added p99 | ratio | gateway CPU/req | errors |",
@@ -93,7 +99,8 @@ class Report:
             )
         if self.scaling:
             lines += ["", "## Tenant scaling", "",
-                      "Per-request cost with the load spread over N tenants (production, 1 worker): `/api/info` "
+                      f"Per-request cost with the load spread over N tenants (production, 1 worker, "
+                      f"{m['connections']} connections): `/api/info` "
                       "through the gateway cycling over every tenant's key (auth, credits read), and the "
                       "reservation check (concurrency + credits, reserve then commit) on the Redis store.", "",
                       "| tenants | info req/s | info p50 | info p99 | gateway CPU/req | reserve+commit p50 | "

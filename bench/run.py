@@ -29,11 +29,15 @@ TENANT = "bench"
 
 def measure_pair(direct: Request, through: Request, gateway_proc: ManagedProcess, args: argparse.Namespace,
                  tool: str) -> tuple[Side, Side]:
+    """Each round runs both sides (their order alternating), each side twice: under load (`connections`,
+    for requests/s and CPU per request) and alone (`latency_connections`, for the latency a request sees
+    when the machine is not saturated, which is what the added-latency budget is about)."""
     pgid = gateway_proc.pid
     assert pgid is not None
-    for request in (direct, through):  # warm-up: connections, caches, JIT-free but lazy imports
+    for request in (direct, through):  # warm-up: connections, caches, lazy imports
         load.run(request, seconds=1, connections=args.connections, tool=tool)
-    runs: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
+    loaded: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
+    alone: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
     cpu: list[float] = []
     for round_no in range(args.rounds):
         order = ("direct", "gateway") if round_no % 2 == 0 else ("gateway", "direct")
@@ -43,8 +47,10 @@ def measure_pair(direct: Request, through: Request, gateway_proc: ManagedProcess
             result = load.run(request, seconds=args.seconds, connections=args.connections, tool=tool)
             if side == "gateway" and result.requests:
                 cpu.append((group_cpu_seconds(pgid) - before) * 1000 / result.requests)
-            runs[side].append(result)
-    return Side.of(runs["direct"]), Side.of(runs["gateway"], cpu)
+            loaded[side].append(result)
+            alone[side].append(load.run(request, seconds=args.seconds, connections=args.latency_connections,
+                                        tool=tool))
+    return Side.of(loaded["direct"], alone["direct"]), Side.of(loaded["gateway"], alone["gateway"], cpu)
 
 
 def run_config(config: Config, tmp: Path, upstream: ManagedProcess, services: Services, args: argparse.Namespace,
@@ -79,9 +85,10 @@ def run_config(config: Config, tmp: Path, upstream: ManagedProcess, services: Se
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one short round, embedded only: a smoke run")
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of one measured round per side")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one measured round per side")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=10, help="concurrent connections of the load runs")
+    parser.add_argument("--latency-connections", type=int, default=1, help="connections of the latency runs")
     parser.add_argument("--pool", type=int, default=100, help="pre-uploaded searches for the cache-hit path")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {','.join(PATHS)}")
     parser.add_argument("--configs", default="0,1,2", help="indexes into: " + "; ".join(
@@ -102,7 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
     # The status-poll search must still run during its rounds: warm-up plus every round, both sides.
-    args.search_seconds = 2 * (args.rounds * args.seconds + 1) + 10
+    args.search_seconds = 2 * (2 * args.rounds * args.seconds + 1) + 10
     return args
 
 
@@ -113,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     tool = load.generator() if args.generator == "auto" else args.generator
     report = Report(meta={
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
-        "generator": tool if tool == "wrk" else "python async client (wrk not installed)",
-        "connections": args.connections, "rounds": args.rounds, "seconds": args.seconds, "quick": args.quick,
+        "generator": tool if tool == "wrk" else "python async client" + (
+            " (wrk not installed)" if load.generator() == "python" else ""),
+        "connections": args.connections, "latency_connections": args.latency_connections,
+        "rounds": args.rounds, "seconds": args.seconds, "quick": args.quick,
     })
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="facecheck-bench-") as tmp_name:
