@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN := $(VENV)/bin
 
-.PHONY: run install install-test services lint typecheck test clean
+.PHONY: run install install-test services lint typecheck test bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ typecheck: $(VENV)/.installed-test
 
 test: install-test lint typecheck
 	$(BIN)/pytest
+
+# The gateway's overhead over the upstream alone; prints the table, writes bench/results/latest.{md,json}.
+bench: install-test
+	scripts/install-bench-tools.sh
+	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.audit_queries $(BENCH_AUDIT_ARGS)
+
+# A smoke run of the same harness (embedded configuration, one short round): about half a minute.
+bench-quick: install-test
+	$(BIN)/python -m bench --quick --out bench/results/quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,9 @@ from app.tenants.keys import key_from_headers
 from app.tenants.schemas import Principal
 
 
-def get_resources(request: Request) -> Resources:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` dependency in a
+# worker thread, a thread hop per call on every request.
+async def get_resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
@@ -24,15 +26,15 @@ def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def client_address(request: Request) -> str:
+def client_address(request: Request, resources: Resources) -> str:
     """The caller's address (X-Forwarded-For believed only from TRUSTED_PROXIES)."""
     peer = request.client.host if request.client is not None else None
-    return client_ip(peer, request.headers.get("x-forwarded-for"), get_resources(request).settings.trusted_networks)
+    return client_ip(peer, request.headers.get("x-forwarded-for"), resources.settings.trusted_networks)
 
 
 async def require_admin(request: Request, resources: ResourcesDep) -> str:
     """ADMIN_TOKEN (compared in constant time) or an admin-scoped key; who it was, for the audit."""
-    actor = await resources.auth.admin(key_from_headers(request.headers), client_address(request))
+    actor = await resources.auth.admin(key_from_headers(request.headers), client_address(request, resources))
     audit_call.note_caller(actor=actor)
     return actor
 
@@ -42,7 +44,7 @@ Admin = Annotated[str, Depends(require_admin)]
 
 def _require(scope: str) -> Callable[[Request, Resources], Awaitable[Principal]]:
     async def principal(request: Request, resources: ResourcesDep) -> Principal:
-        found = await resources.auth.principal(key_from_headers(request.headers), client_address(request))
+        found = await resources.auth.principal(key_from_headers(request.headers), client_address(request, resources))
         request.state.tenant = found.tenant_name
         audit_call.note_caller(found.tenant_id, found.key_id)
         if scope not in found.scopes:
@@ -59,7 +61,7 @@ SearchPrincipal = Annotated[Principal, Depends(_require("search"))]
 InfoPrincipal = Annotated[Principal, Depends(_require("info"))]
 
 
-def get_search_service(resources: ResourcesDep) -> SearchService:
+async def get_search_service(resources: ResourcesDep) -> SearchService:
     return resources.searches
 
 

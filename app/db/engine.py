@@ -7,13 +7,16 @@ for the seconds an upstream call takes would serialise unrelated requests.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.errors import ServiceUnavailable
 
@@ -31,7 +34,38 @@ def make_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_timeout=5)
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection that was in use this recently is alive; one idle longer is pinged before use.
+PING_IDLE_SECONDS = 1.0
+_LAST_USED = "last_used"
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """Check a connection before use only when it has sat idle, so a restarted database costs no
+    failed request. SQLAlchemy's `pool_pre_ping` pings at every checkout, and its asyncpg ping is
+    three round trips (BEGIN, `;`, ROLLBACK): on a status poll that was as much as the query itself.
+    A connection that fails its ping is replaced: the pool retries the checkout with a new one."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(_dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) <= PING_IDLE_SECONDS:
+            return
+        try:
+            dbapi_conn.ping()
+        except Exception as exc:
+            raise DisconnectionError("idle connection failed its ping") from exc
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(_dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_LAST_USED] = time.monotonic()
 
 
 class Database:

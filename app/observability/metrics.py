@@ -164,15 +164,29 @@ def code_label(code: str) -> str:
 
 
 # -- recording helpers (one call per event at the call site) ---------------------------------------
+# Every request moves these series; looking each child up by its labels once, not per request, is a
+# measurable share of a cheap request's cost. Both maps are bounded as the labels are.
+_REQUEST_COUNTERS: dict[tuple[str, str, str, str], Any] = {}
+_ROUTE_SERIES: dict[str, tuple[Any, Any, Any]] = {}
+
+
 def observe_request(
     *, route: str, method: str, status: int, tenant: str | None, duration: float, overhead: float,
     error_code: str | None,
 ) -> None:  # fmt: skip
     tenant = tenant_label(tenant)
-    REQUESTS.labels(route=route, method=method_label(method), status=str(status), tenant=tenant).inc()
-    REQUEST_DURATION.labels(route=route).observe(duration)
-    GATEWAY_OVERHEAD.labels(route=route).observe(overhead)
-    WORKER_REQUESTS.labels(route=route).inc()
+    counter_key = (route, method_label(method), str(status), tenant)
+    if (counter := _REQUEST_COUNTERS.get(counter_key)) is None:
+        counter = _REQUEST_COUNTERS[counter_key] = REQUESTS.labels(*counter_key)
+    counter.inc()
+    if (per_route := _ROUTE_SERIES.get(route)) is None:
+        per_route = _ROUTE_SERIES[route] = (
+            REQUEST_DURATION.labels(route=route), GATEWAY_OVERHEAD.labels(route=route),
+            WORKER_REQUESTS.labels(route=route),
+        )  # fmt: skip
+    per_route[0].observe(duration)
+    per_route[1].observe(overhead)
+    per_route[2].inc()
     if error_code is not None:
         ERRORS.labels(route=route, code=code_label(error_code), tenant=tenant).inc()
         if error_code in QUOTA_CODES:

@@ -3,10 +3,11 @@ body size limit."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +19,14 @@ from app.observability.logging import request_id_var
 log = logging.getLogger("facecheck_gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 UNMATCHED_ROUTE = "unmatched"
+# Request ids need to be unique, not secret: a random prefix per process and a counter, so the hot
+# path makes no system call for randomness.
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count()
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 class RequestContextMiddleware:
@@ -33,8 +42,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming = _header(scope, b"x-request-id").decode("latin-1")
+        rid = incoming if _REQUEST_ID.match(incoming) else new_request_id()
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         token = request_id_var.set(rid)
@@ -67,6 +76,14 @@ class RequestContextMiddleware:
             _record(scope, status, stats, time.perf_counter() - started)
             context.end(stats_token)
             request_id_var.reset(token)
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    """One request header's value (b"" if absent), without building a dict of all of them."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
 
 
 def _record(scope: Scope, status: int, stats: context.RequestStats, duration: float) -> None:
@@ -109,8 +126,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.limit:
             error = PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {self.limit} bytes.")
             if int(declared) <= self.DRAIN_CAP:
                 await _drain(receive)

@@ -2,7 +2,8 @@
 
 Lookups go through the key cache; expiry is checked against the clock at every use, so a rotated
 key's grace period ends on time everywhere. Failed attempts are counted per client address, and an
-address over the limit is refused before its key is even looked at.
+address over the limit is refused before its key is even looked at. Whether an address is braked is
+asked once per key-cache period, not on every call; braking an address clears that on every replica.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Authenticator:
         try:
             return await self._resolve(clear_key)
         except InvalidToken:
-            await self._throttle.failed(address)
+            await self._failed(address)
             raise
 
     async def admin(self, token: str | None, address: str) -> str:
@@ -58,17 +59,25 @@ class Authenticator:
         try:
             found = await self._resolve(token)
         except InvalidToken:
-            await self._throttle.failed(address)
+            await self._failed(address)
             raise
         if ADMIN not in found.scopes:
             raise Forbidden("This key lacks the 'admin' scope.")
         return f"key:{found.key_id}"
 
     async def _brake(self, address: str) -> None:
+        if self._cache.unbraked(address):
+            return
+        generation = self._cache.brake_generation
         wait = await self._throttle.retry_after(address)
         if wait > 0:
             raise RateLimited("Too many failed authentications from this address; retry after the time in "
                               "Retry-After.", headers={"Retry-After": str(math.ceil(wait))})
+        self._cache.put_unbraked(address, generation)
+
+    async def _failed(self, address: str) -> None:
+        if await self._throttle.failed(address):
+            await self._cache.braked()
 
     async def _resolve(self, clear_key: str) -> Principal:
         key_hash = hash_key(self._secret, clear_key)

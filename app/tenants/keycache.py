@@ -6,6 +6,10 @@ wait for that: the change is published on a Redis channel and each replica's lis
 cache on receipt. While a replica is not subscribed (Redis down, reconnecting) it does not trust the
 cache at all. Without Redis there is one process, and clearing locally is enough. Expiry needs no
 message: entries carry `expires_at`, which is compared with the clock at every use.
+
+It also remembers, for the same time, which client addresses were found not braked by the
+brute-force brake (throttle.py), sparing that Redis round trip on every call. When an address is
+braked anywhere, a "braked" message empties that part on every replica, as a key change does.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from app.clock import Clock
 from app.tenants.schemas import Principal
 
 log = logging.getLogger("facecheck_gateway.tenants")
+
+
+_BRAKED = b"braked"
 
 
 def channel_for(prefix: str) -> str:
@@ -47,6 +54,8 @@ class KeyCache:
         self._channel = channel
         self._entries: dict[str, tuple[float, KeyRecord]] = {}
         self._generation = 0
+        self._unbraked: dict[str, float] = {}  # address -> when the brake last said "not braked"
+        self._brake_generation = 0
         self._live = publisher is None  # with Redis, trusted only once subscribed
         self._task: asyncio.Task[None] | None = None
 
@@ -73,14 +82,46 @@ class KeyCache:
     def clear(self) -> None:
         self._generation += 1
         self._entries.clear()
+        self.clear_unbraked()
+
+    @property
+    def brake_generation(self) -> int:
+        """Read before asking the brake; `put_unbraked` ignores answers older than the last braking."""
+        return self._brake_generation
+
+    def unbraked(self, address: str) -> bool:
+        """True if the brake recently said `address` may authenticate (and nothing was braked since)."""
+        if not self._live:
+            return False
+        seen = self._unbraked.get(address)
+        return seen is not None and self._clock.monotonic() - seen <= self._ttl
+
+    def put_unbraked(self, address: str, generation: int) -> None:
+        if generation != self._brake_generation or self._ttl <= 0:
+            return
+        if len(self._unbraked) > 10_000:
+            self._unbraked.clear()
+        self._unbraked[address] = self._clock.monotonic()
+
+    def clear_unbraked(self) -> None:
+        self._brake_generation += 1
+        self._unbraked.clear()
 
     async def changed(self) -> None:
         """A key or tenant changed: forget here, and tell every other replica."""
         self.clear()
+        await self._publish(b"changed")
+
+    async def braked(self) -> None:
+        """An address was just braked: no replica may go on trusting that it is not."""
+        self.clear_unbraked()
+        await self._publish(_BRAKED)
+
+    async def _publish(self, message: bytes) -> None:
         if self._publisher is None:
             return
         try:
-            await self._publisher.publish(self._channel, b"changed")
+            await self._publisher.publish(self._channel, message)
         except Exception:  # the other replicas still drop their entries within the TTL
             log.warning("could not publish a key change; other replicas catch up within %ss", self._ttl)
 
@@ -101,7 +142,11 @@ class KeyCache:
                     self.clear()  # whatever changed while we were not listening
                     self._live = True
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                        if message.get("type") != "message":
+                            continue
+                        if message.get("data") == _BRAKED:
+                            self.clear_unbraked()
+                        else:
                             self.clear()
             except asyncio.CancelledError:
                 raise

@@ -22,7 +22,9 @@ class AuthThrottle(Protocol):
         """Seconds until `address` may try again; 0 when it may now."""
         ...
 
-    async def failed(self, address: str) -> None: ...
+    async def failed(self, address: str) -> bool:
+        """Count one failure; True when this failure braked the address."""
+        ...
 
 
 class MemoryThrottle:
@@ -37,7 +39,7 @@ class MemoryThrottle:
         now = self._clock.monotonic()
         return ends - now if count >= self._limit and ends > now else 0.0
 
-    async def failed(self, address: str) -> None:
+    async def failed(self, address: str) -> bool:
         now = self._clock.monotonic()
         if len(self._counts) > 10_000:
             self._counts = {a: v for a, v in self._counts.items() if v[1] > now}
@@ -45,6 +47,7 @@ class MemoryThrottle:
         if ends <= now:
             count, ends = 0, now + self._window
         self._counts[address] = (count + 1, ends)
+        return count + 1 >= self._limit
 
 
 @cache
@@ -74,8 +77,10 @@ class RedisThrottle:
             return 0.0
         return max(int(ttl_ms), 1) / 1000 if count is not None and int(count) >= self._limit else 0.0
 
-    async def failed(self, address: str) -> None:
+    async def failed(self, address: str) -> bool:
         try:
-            await self._script(keys=[self._key(address)], args=[self._window_ms])
+            count = await self._script(keys=[self._key(address)], args=[self._window_ms])
         except Exception:
             log.warning("auth throttle unavailable; failure not counted")
+            return False
+        return int(count) >= self._limit

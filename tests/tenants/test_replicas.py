@@ -72,3 +72,20 @@ def test_failed_authentications_are_counted_across_replicas(start_replicas: Star
     response = requests.get(replicas.stack(1).url + "/admin/tenants", timeout=5,
                             headers={"Authorization": "Bearer whatever"})
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+
+
+def test_braking_an_address_reaches_a_replica_that_had_cleared_it(start_replicas: StartReplicas) -> None:
+    """Replicas remember "this address is not braked" as long as keys (five minutes here): only the
+    message sent when an address is braked can explain a refusal within a second."""
+    replicas = start_replicas(2, key_cache_seconds=300, auth_failure_limit=3)
+    a, b = replicas.stack(0), replicas.stack(1)
+    _, key = a.new_tenant("cleared")
+    for stack in (a, b):
+        assert not refused(stack, key)
+    for _ in range(3):
+        assert refused(a, "fcg_not-a-key")
+    started = time.monotonic()
+    wait_for(lambda: b.post("/api/info", key).json().get("code") == "RATE_LIMITED", deadline_s=1.0,
+             what="address braked on one replica refused on the other")
+    assert time.monotonic() - started < 1.0
+    assert a.post("/api/info", key).json().get("code") == "RATE_LIMITED"
