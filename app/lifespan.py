@@ -12,11 +12,16 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from app.cache.poller import CoalescedPoller
+from app.cache.redis_store import RedisCacheStore
+from app.cache.service import ResultCache
+from app.cache.store import CacheStore, MemoryCacheStore
 from app.clock import Clock
 from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
 from app.facecheck.lifecycle import SearchLifecycle
 from app.facecheck.service import SearchService
+from app.facecheck.shared import SharedSearches
 from app.facecheck.tracker import Tracker
 from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
@@ -45,6 +50,7 @@ class Resources:
     key_cache: KeyCache
     upstream_info: UpstreamInfo
     quotas: QuotaService
+    cache: ResultCache
     searches: SearchService
     tracker: Tracker
     readiness: Readiness
@@ -112,7 +118,12 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     info = UpstreamInfo(upstream, clock, settings.info_cache_seconds)
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
     quotas = QuotaService(store, db, settings, clock, info.balance)
-    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock)
+    cache_store: CacheStore = (RedisCacheStore(redis, settings.redis_key_prefix) if redis is not None
+                               else MemoryCacheStore(clock))
+    cache = ResultCache(cache_store, settings)
+    poller = CoalescedPoller(cache_store, upstream, settings, clock)
+    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock, cache, poller)
+    shared = SharedSearches(lifecycle, db, settings, clock)
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
     return Resources(
@@ -125,8 +136,9 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         key_cache=key_cache,
         upstream_info=info,
         quotas=quotas,
-        searches=SearchService(db, upstream, lifecycle, info, settings, clock),
-        tracker=Tracker(db, lifecycle, settings, clock),
+        cache=cache,
+        searches=SearchService(db, upstream, shared, info, settings, clock),
+        tracker=Tracker(db, shared, settings, clock),
         readiness=readiness,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.cache.keys import wants_fresh
 from app.deps import InfoPrincipal, ResourcesDep, SearchPrincipal, SearchServiceDep
 from app.errors import json_response
 from app.facecheck.openapi import ENVELOPE, INFO, SEARCH_BODY, UPLOAD_BODY
@@ -27,7 +28,7 @@ async def upload_pic(
              openapi_extra=SEARCH_BODY)
 async def search(request: Request, principal: SearchPrincipal, service: SearchServiceDep) -> Response:
     parsed = parse_search_body(request.headers.get("content-type"), await request.body())
-    body, headers = await service.search(principal, parsed)
+    body, headers = await service.search(principal, parsed, fresh=wants_fresh(request.headers.get("cache-control")))
     return json_response(body, headers=headers)
 
 

@@ -53,7 +53,7 @@ def record(key: ApiKey, tenant: Tenant) -> KeyRecord:
         demo_only=tenant.demo_only,
     )
     principal = Principal(tenant.id, tenant.name, key.id, frozenset(key.scopes.split(",")), limits,
-                          key.requests_per_minute)
+                          key.requests_per_minute, tenant.cache_scope)
     return KeyRecord(principal, key.revoked_at is not None, tenant.status == "active", key.expires_at)
 
 

@@ -75,7 +75,7 @@ class TenantService:
     async def update_tenant(self, tenant_ref: str, changes: TenantSettingsIn) -> TenantOut:
         """Apply the fields the caller set; a limit set to null becomes unlimited. Names stay unique."""
         values = changes.model_dump(exclude_unset=True)
-        for field in ("name", "cache_scope", "demo_only", "require_purpose"):
+        for field in ("name", "demo_only", "require_purpose"):  # a null cache_scope: CACHE_SCOPE
             if field in values and values[field] is None:
                 raise BadRequest(f"'{field}' cannot be null.")
         async with self._db.transaction() as session:
