@@ -68,7 +68,8 @@ class SharedSearches:
             if remaining <= 0:
                 break
             await wait_on_upstream(min(interval, remaining))
-            answer = replace(await self.status(search), headers=answer.headers)
+            # The call's cache outcome is what it did first (a new search, a hit, an attach).
+            answer = replace(await self.status(search), headers=answer.headers, outcome=answer.outcome)
         return answer
 
     # -- hits -------------------------------------------------------------------------------------
