@@ -69,6 +69,12 @@ class RedisCacheStore:
 
     async def purge_all(self) -> int:
         """SCAN by prefix: rare, operator-driven, and never blocks Redis the way KEYS would."""
+        try:
+            return await self._scan_and_unlink()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
+
+    async def _scan_and_unlink(self) -> int:
         deleted = 0
         for kind in ("e", "t", "s"):
             batch: list[Any] = []
