@@ -23,6 +23,8 @@ ROUTES = [
     ("POST", "/admin/keys/x/revoke", None),
     ("POST", "/admin/keys/x/rotate", {}),
     ("GET", "/admin/upstream", None),
+    ("DELETE", "/admin/cache", None),
+    ("DELETE", "/admin/cache/searches/x", None),
 ]
 
 
@@ -36,7 +38,8 @@ def error(response: Any, status: int, code: str) -> dict[str, Any]:
 def test_openapi_lists_every_admin_route(gateway: Gateway) -> None:
     paths = gateway.client.get("/openapi.json").json()["paths"]
     for method, path, _ in ROUTES:
-        template = path.replace("/tenants/x", "/tenants/{tenant}").replace("/keys/x", "/keys/{key_id}")
+        template = (path.replace("/tenants/x", "/tenants/{tenant}").replace("/keys/x", "/keys/{key_id}")
+                    .replace("/searches/x", "/searches/{id_search}"))
         assert method.lower() in paths[template], (method, template)
 
 
