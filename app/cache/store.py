@@ -56,9 +56,16 @@ class CacheStore(Protocol):
     async def ping(self) -> bool: ...
 
 
+_SWEEP_EVERY = 1024
+
+
 @dataclass(slots=True)
 class _Expiring:
+    """Values with a deadline. Expired ones read as absent, and are swept now and then (as Redis
+    expires keys) so a long-running process does not keep results past their TTL."""
+
     values: dict[str, tuple[bytes | str, float]] = field(default_factory=dict)
+    writes: int = 0
 
     def get(self, key: str, now: float) -> bytes | str | None:
         found = self.values.get(key)
@@ -71,6 +78,9 @@ class _Expiring:
 
     def set(self, key: str, value: bytes | str, ttl_ms: int, now: float) -> None:
         self.values[key] = (value, now + ttl_ms / 1000)
+        self.writes += 1
+        if self.writes % _SWEEP_EVERY == 0:
+            self.values = {k: v for k, v in self.values.items() if v[1] > now}
 
 
 class MemoryCacheStore:
