@@ -8,7 +8,7 @@ from starlette.responses import Response
 from app.cache.keys import wants_fresh
 from app.deps import InfoPrincipal, ResourcesDep, SearchPrincipal, SearchServiceDep
 from app.errors import json_response
-from app.facecheck.openapi import ENVELOPE, INFO, SEARCH_BODY, UPLOAD_BODY
+from app.facecheck.openapi import ENVELOPE, INFO, SEARCH_ANSWER, SEARCH_BODY, UPLOAD_BODY
 from app.facecheck.schemas import parse_search_body
 from app.facecheck.upload import read_upload
 
@@ -24,7 +24,7 @@ async def upload_pic(
     return json_response(await service.upload(principal, upload.images, upload.id_search))
 
 
-@router.post("/search", summary="Submit a search, or report its status and results", responses=ENVELOPE,
+@router.post("/search", summary="Submit a search, or report its status and results", responses=SEARCH_ANSWER,
              openapi_extra=SEARCH_BODY)
 async def search(request: Request, principal: SearchPrincipal, service: SearchServiceDep) -> Response:
     parsed = parse_search_body(request.headers.get("content-type"), await request.body())

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from app.cache.service import COALESCED
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
@@ -106,6 +107,7 @@ class SearchService:
             if principal.limits.demo_only and not request.demo:
                 raise DemoOnly()
             answer = await self._shared.start(search, request.demo, principal.limits, principal.cache_scope, fresh)
+        started = answer is not None
         if answer is None:
             answer = await self._shared.status(search)
         if not request.with_progress and not is_final(answer.body) and search.status != UPLOADED:
@@ -113,7 +115,8 @@ class SearchService:
         stats = context.current()
         if stats is not None:
             stats.cache = answer.outcome
-        metrics.cache_outcome(principal.tenant_name, answer.outcome)
+        if started or answer.outcome == COALESCED:  # hits and misses count searches, not their polls
+            metrics.cache_outcome(principal.tenant_name, answer.outcome)
         return self._present(search, answer.body), {**answer.headers, "X-Cache": answer.outcome.upper()}
 
     # -- delete_pic / info --------------------------------------------------------------------

@@ -158,6 +158,9 @@ class SharedSearches:
         if source.status == FAILED:
             await self._settle(search, FAILED, source.error_code)
             raise UpstreamError(LEADER_FAILED, source.error_code, search.id)
+        if source.status == FINISHED:  # settled elsewhere: its result is cached (or still upstream)
+            await self._settle(search, FINISHED)
+            return await self._shared_result(search)
         try:
             answer = await self.lifecycle.status(source)
         except UpstreamError as exc:  # the leader failed now: so does this one, under its own id

@@ -10,6 +10,7 @@ from tests.cache.conftest import StartGateway
 from tests.cache.helpers import ask, final_output, images, new_search, run
 from tests.facecheck.test_api import delta
 from tests.fixtures.services import wait_for
+from tests.observability.scrape import scrape
 from tests.quotas.test_budgets import tenant
 
 
@@ -31,6 +32,10 @@ def test_same_images_again_answer_from_the_cache_for_free(start_gateway: StartGa
     assert usage["credits_charged"] == 3  # the budget of 3 would refuse a second charged search
     report = stack.admin("GET", f"/admin/tenants/{name}/usage").json()
     assert [(t["searches"], t["cache_hits"], t["credits_saved"]) for t in report["totals"]] == [(1, 1, 3)]
+    metrics = scrape(stack.url)
+    counts = [metrics.value(f"facecheck_gateway_cache_{m}_total", tenant=name) for m in ("hits", "misses")]
+    assert counts == [1, 1]  # per search, not per poll
+    assert metrics.value("facecheck_gateway_cache_credits_saved_total", tenant=name) == 3
 
 
 def test_scope_tenant_by_default_and_global_when_chosen(start_gateway: StartGateway) -> None:
