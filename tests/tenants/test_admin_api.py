@@ -97,6 +97,9 @@ def test_tenant_lifecycle(gateway: Gateway) -> None:
         "require_purpose": True, "demo_only": False}).json()  # fmt: skip
     assert patched["name"] == "acme2" and patched["credits_per_month"] is None
     assert (patched["searches_per_day"], patched["cache_scope"], patched["require_purpose"]) == (10, "none", True)
+    assert created["cache_scope"] is None  # follows CACHE_SCOPE until set
+    reset = gateway.admin("PATCH", "/admin/tenants/acme2", json={"cache_scope": None})
+    assert reset.status_code == 200 and reset.json()["cache_scope"] is None
     gateway.tenant("other")
     error(gateway.admin("PATCH", "/admin/tenants/acme2", json={"name": "other"}), 409, "TENANT_EXISTS")
     error(gateway.admin("PATCH", "/admin/tenants/acme2", json={"name": None}), 400, "BAD_REQUEST")
