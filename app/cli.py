@@ -1,4 +1,4 @@
-"""The `facecheck-gateway` command: serve, migrate, the sandbox alone, tenants and keys.
+"""The `facecheck-gateway` command: serve, migrate, the sandbox alone, tenants, keys and cache purges.
 
 Tenant and key commands call the same service layer as the HTTP surface.
 """
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from app.audit.commands import add_parsers as add_audit_parsers
+from app.cache.commands import add_parsers as add_cache_parsers
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.errors import GatewayError
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tenant_parsers(sub)
     add_audit_parsers(sub)
+    add_cache_parsers(sub)
     return parser
 
 

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field("fcg", pattern=r"^[A-Za-z0-9_:-]{1,32}$")
     redis_timeout_seconds: float = Field(0.5, gt=0)
 
+    # Result cache, single flight and poll coalescing. A finished search's output is kept this long
+    # (0: nothing is stored); `tenant` shares results only within a tenant, `global` across tenants,
+    # `off` shares nothing (no cache, no single flight). Tenants may override the scope.
+    cache_ttl_seconds: int = Field(86_400, ge=0)
+    cache_scope: Literal["tenant", "global", "off"] = "tenant"
+    # Credits a search answered from the cache costs its tenant (0: free).
+    cache_hit_credit_cost: int = Field(0, ge=0)
+    # Delete each input image upstream (delete_pic) once its search has finished or failed.
+    delete_inputs_after_search: bool = False
+
     # HMAC secret for API keys and ids. Empty: generated once and kept in DATA_DIR.
     gateway_secret: SecretStr | None = None
     # Bearer token for /admin. Empty: only keys with the `admin` scope reach /admin.

@@ -15,11 +15,16 @@ from redis.backoff import NoBackoff
 from app.audit.chain import chain_key
 from app.audit.spool import Spool
 from app.audit.writer import AuditWriter
+from app.cache.poller import CoalescedPoller
+from app.cache.redis_store import RedisCacheStore
+from app.cache.service import ResultCache
+from app.cache.store import CacheStore, MemoryCacheStore
 from app.clock import Clock
 from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
 from app.facecheck.lifecycle import SearchLifecycle
 from app.facecheck.service import SearchService
+from app.facecheck.shared import SharedSearches
 from app.facecheck.tracker import Tracker
 from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
@@ -48,6 +53,7 @@ class Resources:
     key_cache: KeyCache
     upstream_info: UpstreamInfo
     quotas: QuotaService
+    cache: ResultCache
     searches: SearchService
     audit: AuditWriter
     tracker: Tracker
@@ -119,7 +125,12 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     audit = AuditWriter(db, Spool(settings.spool_dir), chain_key(settings.secret_bytes), clock,
                         postgres=not settings.is_sqlite, retention_days=settings.audit_retention_days,
                         replay_interval=settings.audit_replay_interval_seconds)
-    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock, audit)
+    cache_store: CacheStore = (RedisCacheStore(redis, settings.redis_key_prefix) if redis is not None
+                               else MemoryCacheStore(clock))
+    cache = ResultCache(cache_store, settings)
+    poller = CoalescedPoller(cache_store, upstream, settings, clock)
+    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock, cache, poller, audit)
+    shared = SharedSearches(lifecycle, db, settings, clock)
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
     return Resources(
@@ -132,8 +143,9 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         key_cache=key_cache,
         upstream_info=info,
         quotas=quotas,
-        searches=SearchService(db, upstream, lifecycle, info, settings, clock),
-        tracker=Tracker(db, lifecycle, settings, clock),
+        cache=cache,
+        searches=SearchService(db, upstream, shared, info, settings, clock),
+        tracker=Tracker(db, shared, settings, clock),
         audit=audit,
         readiness=readiness,
     )

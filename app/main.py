@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
+from app.cache.router import router as cache_admin_router
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import (
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(admin_router)
     app.include_router(upstream_admin_router)
     app.include_router(audit_router)
+    app.include_router(cache_admin_router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 

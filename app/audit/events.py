@@ -18,17 +18,29 @@ def _hashes(search: Search) -> list[str]:
 
 
 def _owner(search: Search) -> dict[str, Any]:
+    """Who owns the search and what it searched; `cache` is how the result was had (hit, coalesced,
+    miss), known from the search itself even when the background tracker settles it."""
     return {"tenant_id": search.tenant_id, "key_id": search.key_id, "id_search": search.id,
-            "images": _hashes(search)}
+            "images": _hashes(search), "cache": search.cache_outcome}
 
 
 async def uploaded(audit: AuditWriter, search: Search) -> None:
     await audit.record("upload", **_owner(search))
 
 
-async def submitted(audit: AuditWriter, search: Search, demo: bool, credits: int) -> None:
+async def submitted(audit: AuditWriter, search: Search, demo: bool, credits: int, *, cache: str | None = None,
+                    session: AsyncSession | None = None) -> None:
     """Written before upstream is asked, so a search that cannot be recorded is never run."""
-    await audit.record("search.submitted", **_owner(search), demo=demo, credits_reserved=credits)
+    owner = {**_owner(search), "cache": cache or search.cache_outcome}
+    await audit.record("search.submitted", **owner, demo=demo, credits_reserved=credits, session=session)
+
+
+async def answered_from_cache(audit: AuditWriter, search: Search, body: Body, *, result_urls: bool,
+                              session: AsyncSession) -> None:
+    """A cache hit is a whole search at once: submitted and finished, in the transaction that
+    finishes it, so it is never answered unrecorded."""
+    await submitted(audit, search, bool(search.demo), search.credits_reserved, session=session)
+    await ended(audit, search, FINISHED, body, None, result_urls=result_urls, session=session)
 
 
 async def ended(audit: AuditWriter, search: Search, status: str, body: Body | None, error_code: str | None,

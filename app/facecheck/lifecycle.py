@@ -4,18 +4,25 @@ Submit: claim the search in the database and record its reservation there (so a 
 restart knows it), then reserve in the quota store, then ask upstream. Any failure before
 upstream has the search undoes both. Completion commits the reservation, an upstream error
 refunds it: the store first (idempotent), then the database, conditionally, so however many
-polls or replicas race, one of them settles and the others find nothing to do.
+polls or replicas race, one of them settles and the others find nothing to do. That one also
+caches the result, ends the single flight and (if configured) deletes the inputs upstream.
+
+Status checks go through the coalesced poller, so upstream hears about each search at most once
+per poll interval whoever asks (clients, the tracker, `with_progress: false` waits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from app.audit import events as audit_events
 from app.audit.writer import AuditWriter
+from app.cache.poller import CoalescedPoller
+from app.cache.service import COALESCED, MISS, Entry, Outcome, ResultCache
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
@@ -36,7 +43,7 @@ from app.observability import metrics
 from app.quotas.policy import Limits
 from app.quotas.service import QuotaService
 from app.tenants import repository as tenant_repo
-from app.upstream.client import UpstreamClient, raise_in_band, wait_on_upstream
+from app.upstream.client import UpstreamClient, raise_in_band
 
 Body = dict[str, Any]
 log = logging.getLogger("facecheck_gateway.searches")
@@ -46,24 +53,40 @@ def is_final(body: Body) -> bool:
     return body.get("output") is not None
 
 
+@dataclass(slots=True)
+class Answer:
+    """What one /api/search call answers: upstream's envelope, how the cache played, and the
+    RateLimit headers of a new reservation."""
+
+    body: Body
+    outcome: Outcome = MISS
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class SearchLifecycle:
     def __init__(
         self, db: Database, upstream: UpstreamClient, quotas: QuotaService, settings: Settings, clock: Clock,
-        audit: AuditWriter,
-    ) -> None:
+        cache: ResultCache, poller: CoalescedPoller, audit: AuditWriter,
+    ) -> None:  # fmt: skip
         self.audit = audit
         self._db = db
         self._upstream = upstream
         self.quotas = quotas
         self._settings = settings
         self._clock = clock
+        self.cache = cache
+        self._poller = poller
         # A claim older than this belongs to a process that died mid-submit (the submit call
         # itself cannot outlive the upstream timeout).
         self.stale_claim = timedelta(seconds=settings.upstream_timeout_seconds + 5)
 
-    async def try_submit(self, search: Search, demo: bool, limits: Limits) -> tuple[Body, dict[str, str]] | None:
+    async def try_submit(
+        self, search: Search, demo: bool, limits: Limits, *, cache_key: str | None = None, join: bool = False
+    ) -> Answer | None:
         """Submit if this call wins the claim, returning upstream's answer and the RateLimit headers
-        of the reservation; None means another call did (so: a status check)."""
+        of the reservation; None means another call did (so: a status check). With `join`, an
+        identical search already running in the cache scope is joined instead (single flight):
+        nothing is reserved and the answer is COALESCED. A `cache_key` is where the result goes."""
         reservation = self.quotas.reservation(search.id, search.tenant_id, demo)
         now = self._clock.now()
         async with self._db.transaction() as session:
@@ -71,10 +94,20 @@ class SearchLifecycle:
                 session, search.id, now, now - self.stale_claim,
                 reservation=PENDING, credits_reserved=reservation.cost,
                 reserved_month=reservation.month, reserved_day=reservation.day,
+                cache_key=cache_key, cache_outcome=MISS if cache_key else None,
             )  # fmt: skip
         if not won:
             return None
+        search.cache_key, search.cache_outcome = cache_key, MISS if cache_key else None
         search.demo, search.credits_reserved = demo, reservation.cost
+        if cache_key is not None and join and (leader := await self._leader(cache_key, search.id)) is not None:
+            try:  # recorded before it counts as attached, so a search is never shared unrecorded
+                await audit_events.submitted(self.audit, search, demo, 0, cache=COALESCED)
+            except BaseException:
+                await asyncio.shield(self._release(search, reservation_state=None))
+                raise
+            await self._attach(search, leader, demo, reservation.month, reservation.day)
+            return Answer({"message": "Waiting in queue. Position: 1", "progress": 0}, COALESCED)
         try:
             await self.quotas.reserve(reservation, limits)
             async with self._db.transaction() as session:
@@ -85,27 +118,59 @@ class SearchLifecycle:
             headers = await self.quotas.reserve(reservation, limits)
             await audit_events.submitted(self.audit, search, demo, reservation.cost)  # else not run
         except BaseException:
-            await asyncio.shield(self._release(search.id, reservation_state=None))
+            await asyncio.shield(self._release(search, reservation_state=None))
             raise
         try:
             body = await self._upstream.search(search.upstream_id, status_only=False, demo=demo)
         except BaseException as exc:
             # Not started (or unknown): give the money back and release the claim so a retry can
             # submit; upstream treats a repeated submit of the same id as a status check.
-            await asyncio.shield(self._release(search.id, reservation_state=REFUNDED))
+            await asyncio.shield(self._release(search, reservation_state=REFUNDED))
             await self._submit_failed(search, error_code(exc) if isinstance(exc, GatewayError) else None)
             raise
         if body.get("error"):
-            await asyncio.shield(self._release(search.id, reservation_state=REFUNDED))
+            await asyncio.shield(self._release(search, reservation_state=REFUNDED))
             await self._submit_failed(search, str(body.get("code") or "EXCEPTION"))
             raise_in_band(body, search.id)
         async with self._db.transaction() as session:
             await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED, demo=demo)
         search.status, search.demo, search.credits_reserved = SUBMITTED, demo, reservation.cost
-        metrics.search_submitted(await self._tenant_name(search.tenant_id), demo, reservation.cost)
+        metrics.search_submitted(await self.tenant_name(search.tenant_id), demo, reservation.cost)
         if is_final(body):
-            await self.finish(search, FINISHED, body=body)
-        return body, headers
+            await self.finish(search, FINISHED, body)
+        return Answer(body, MISS, headers)
+
+    async def _leader(self, cache_key: str, search_id: str) -> Search | None:
+        """The live search leading the flight for `cache_key`, or None when this one leads now.
+        A flight whose leader never started or failed (its end was lost) is taken over."""
+        for _ in range(2):
+            leader_id = await self.cache.join(cache_key, search_id)
+            if leader_id == search_id:
+                return None
+            leader = await self.load(leader_id)
+            if leader is not None and leader.status not in (UPLOADED, FAILED):
+                return leader
+            await self.cache.leave(cache_key, leader_id)
+        return None
+
+    async def _attach(self, search: Search, leader: Search, demo: bool, month: str, day: str) -> None:
+        """Turn this search's claim into a follower of `leader`: it reserves nothing and settles
+        when the leader does (see shared.py)."""
+        values: dict[str, Any] = dict(
+            status=SUBMITTED, demo=demo, reservation=None, credits_reserved=0, reserved_month=month,
+            reserved_day=day, source_search_id=leader.id, source_upstream_id=leader.upstream_id,
+            cache_outcome=COALESCED,
+        )  # fmt: skip
+        async with self._db.transaction() as session:
+            await repo.transition(session, search.id, (SUBMITTING,), **values)
+        for name, value in values.items():
+            setattr(search, name, value)
+
+    async def peek(self, upstream_id: str, demo: bool, id_search: str) -> Answer:
+        """Upstream's status of a search this one shares (coalesced); its errors under `id_search`."""
+        body, shared = await self._poller.status(upstream_id, demo)
+        raise_in_band(body, id_search)
+        return Answer(body, COALESCED if shared else MISS)
 
     async def _submit_failed(self, search: Search, code: str | None) -> None:
         """The submit never started upstream: its reservation was refunded (the search may be retried)."""
@@ -115,28 +180,34 @@ class SearchLifecycle:
         except GatewayError:
             log.error("audit event of a failed submit could not be recorded")
 
-    async def _release(self, search_id: str, *, reservation_state: str | None) -> None:
-        await self.quotas.refund(search_id)
+    async def load(self, search_id: str) -> Search | None:
+        async with self._db.transaction() as session:
+            return await repo.by_id(session, search_id)
+
+    async def _release(self, search: Search, *, reservation_state: str | None) -> None:
+        await self.quotas.refund(search.id)
         values: dict[str, Any] = {"status": UPLOADED, "submitted_at": None, "reservation": reservation_state}
         if reservation_state is None:
             values.update(credits_reserved=0, reserved_month=None, reserved_day=None)
         async with self._db.transaction() as session:
-            await repo.transition(session, search_id, (SUBMITTING,), **values)
+            await repo.transition(session, search.id, (SUBMITTING,), **values)
+        search.status = UPLOADED
+        if search.cache_key is not None:  # attached searches will find their leader gone and retry
+            await self.cache.leave(search.cache_key, search.id)
 
-    async def status(self, search: Search) -> Body:
-        """Ask upstream where the search is; settle it when upstream says it is over."""
-        body = await self._upstream.search(search.upstream_id, status_only=True, demo=bool(search.demo))
+    async def status(self, search: Search) -> Answer:
+        """Ask upstream (coalesced) where the search is; settle it when upstream says it is over."""
+        body, shared = await self._poller.status(search.upstream_id, bool(search.demo))
         if body.get("error"):
             if search.status == SUBMITTED:
                 await self.finish(search, FAILED, error_code=str(body.get("code") or "EXCEPTION"))
             raise_in_band(body, search.id)
         if is_final(body) and search.status == SUBMITTED:
-            await self.finish(search, FINISHED, body=body)
-        return body
+            await self.finish(search, FINISHED, body)
+        return Answer(body, COALESCED if shared else MISS)
 
-    async def finish(
-        self, search: Search, status: str, error_code: str | None = None, body: Body | None = None
-    ) -> None:
+    async def finish(self, search: Search, status: str, body: Body | None = None, error_code: str | None = None
+                     ) -> None:
         if status == FINISHED:
             await self.quotas.commit(search.id)
         else:
@@ -151,39 +222,51 @@ class SearchLifecycle:
                                          result_urls=self._settings.audit_result_urls)
         search.status = status
         if moved:  # however many polls saw the end, one of them moved the row: count that one
-            tenant = await self._tenant_name(search.tenant_id)
+            tenant = await self.tenant_name(search.tenant_id)
             metrics.search_ended(tenant, status, bool(search.demo), search.credits_reserved)
+            await self._after_end(search, body if status == FINISHED else None)
 
-    async def _tenant_name(self, tenant_id: str) -> str:
+    async def _after_end(self, search: Search, final: Body | None) -> None:
+        """Once per search, by whoever settled it: cache a result (never a failure), end the single
+        flight after that (so late arrivals find the entry), and delete the inputs if configured."""
+        if search.cache_key is not None and search.cache_outcome == MISS:
+            if final is not None and isinstance(final.get("output"), dict):
+                entry = Entry(final["output"], search.id, search.upstream_id, search.tenant_id)
+                await self.cache.save(search.cache_key, entry)
+            await self.cache.leave(search.cache_key, search.id)
+        await self.delete_inputs(search)
+
+    async def delete_inputs(self, search: Search) -> None:
+        """DELETE_INPUTS_AFTER_SEARCH: remove the faces from the vendor. A failure is logged and
+        never costs the result, which is already settled."""
+        if not self._settings.delete_inputs_after_search:
+            return
+        for image in search.images:
+            if not image.get("id_pic"):
+                continue
+            try:
+                await self._upstream.delete_pic(search.upstream_id, image["id_pic"])
+            except GatewayError as exc:
+                log.warning("input image not deleted upstream", extra={"reason": type(exc).__name__})
+
+    async def tenant_name(self, tenant_id: str) -> str:
         """Metrics are labelled by tenant name (which admins may change): looked up on each submit and
         settle, which are rare next to polls."""
         async with self._db.transaction() as session:
             tenant = await tenant_repo.tenant_by_ref(session, tenant_id)
         return tenant.name if tenant is not None else metrics.NO_TENANT
 
-    async def wait(self, search: Search, body: Body) -> Body:
-        """`with_progress: false`: hold the call until the result is final or the wait limit."""
-        deadline = self._clock.monotonic() + self._settings.search_wait_seconds
-        interval = self._settings.upstream_poll_interval_seconds
-        while not is_final(body):
-            remaining = deadline - self._clock.monotonic()
-            if remaining <= 0:
-                break
-            await wait_on_upstream(min(interval, remaining))
-            body = await self.status(search)
-        return body
-
     async def resolve_stale_claim(self, search: Search) -> None:
         """A process died between claiming a submit and recording its outcome: ask upstream
         whether the search started, then settle accordingly."""
-        body = await self._upstream.search(search.upstream_id, status_only=True, demo=bool(search.demo))
+        body, _ = await self._poller.status(search.upstream_id, bool(search.demo))
         started = body.get("progress") is not None or is_final(body)
         if body.get("error") or not started:
             log.info("stale submit claim released", extra={"search_started": started})
-            await self._release(search.id, reservation_state=REFUNDED)
+            await self._release(search, reservation_state=REFUNDED)
             return
         async with self._db.transaction() as session:
             await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED)
         search.status = SUBMITTED
         if is_final(body):
-            await self.finish(search, FINISHED, body=body)
+            await self.finish(search, FINISHED, body)

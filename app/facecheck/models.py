@@ -42,3 +42,11 @@ class Search(Base):
     credits_reserved: Mapped[int] = mapped_column(Integer, default=0)
     reserved_month: Mapped[str | None] = mapped_column(String(7), default=None)
     reserved_day: Mapped[str | None] = mapped_column(String(10), default=None)
+    # Result cache. A hit or an attached (coalesced) search shares another search's upstream run:
+    # `source_*` name it, so a poll on any replica, or after a restart, finds the result.
+    # `cache_key` is where the result is cached (or was looked up); never the images themselves.
+    source_search_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    source_upstream_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    cache_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    cache_outcome: Mapped[str | None] = mapped_column(String(16), default=None)  # hit | coalesced | miss
+    credits_saved: Mapped[int] = mapped_column(Integer, default=0)

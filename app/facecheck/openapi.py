@@ -40,6 +40,15 @@ class InfoResponse(BaseModel):
 
 
 ENVELOPE: dict[int | str, dict[str, Any]] = {200: {"model": Envelope, "description": "The FaceCheck envelope"}}
+SEARCH_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "model": Envelope, "description": "The FaceCheck envelope",
+    "headers": {"X-Cache": {
+        "description": "HIT: answered from the result cache; COALESCED: answered by another caller's upstream "
+                       "call (attached to an identical search, or a poll served from the shared status); "
+                       "MISS: this call went upstream",
+        "schema": {"type": "string", "enum": ["HIT", "MISS", "COALESCED"]},
+    }},
+}}  # fmt: skip
 INFO: dict[int | str, dict[str, Any]] = {
     200: {"model": InfoResponse, "description": "Credits, online status and indexed faces; or an envelope error"}
 }
@@ -68,5 +77,9 @@ SEARCH_BODY: dict[str, Any] = {
         "required": True,
         "content": {media: {"schema": _SEARCH_SCHEMA} for media in ("application/json", "text/json",
                                                                      "application/*+json")},
-    }
+    },
+    "parameters": [{
+        "name": "Cache-Control", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "`no-cache` runs a fresh, charged upstream search instead of answering from the cache",
+    }],
 }

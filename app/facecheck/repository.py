@@ -22,6 +22,11 @@ async def owned(session: AsyncSession, search_id: str, tenant_id: str) -> Search
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def by_id(session: AsyncSession, search_id: str) -> Search | None:
+    """Any tenant's search: only for following a source search internally, never to answer a caller."""
+    return await session.get(Search, search_id)
+
+
 async def transition(
     session: AsyncSession, search_id: str, from_status: tuple[str, ...], **values: Any
 ) -> bool:

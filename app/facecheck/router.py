@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.cache.keys import wants_fresh
 from app.deps import InfoPrincipal, ResourcesDep, SearchPrincipal, SearchServiceDep
 from app.errors import json_response
-from app.facecheck.openapi import ENVELOPE, INFO, SEARCH_BODY, UPLOAD_BODY
+from app.facecheck.openapi import ENVELOPE, INFO, SEARCH_ANSWER, SEARCH_BODY, UPLOAD_BODY
 from app.facecheck.schemas import parse_search_body
 from app.facecheck.upload import read_upload
 
@@ -23,11 +24,11 @@ async def upload_pic(
     return json_response(await service.upload(principal, upload.images, upload.id_search))
 
 
-@router.post("/search", summary="Submit a search, or report its status and results", responses=ENVELOPE,
+@router.post("/search", summary="Submit a search, or report its status and results", responses=SEARCH_ANSWER,
              openapi_extra=SEARCH_BODY)
 async def search(request: Request, principal: SearchPrincipal, service: SearchServiceDep) -> Response:
     parsed = parse_search_body(request.headers.get("content-type"), await request.body())
-    body, headers = await service.search(principal, parsed)
+    body, headers = await service.search(principal, parsed, fresh=wants_fresh(request.headers.get("cache-control")))
     return json_response(body, headers=headers)
 
 

@@ -3,7 +3,9 @@
 A search belongs to the tenant that uploaded it; every other tenant is told "not found".
 The first `/api/search` that may submit claims the search in the database, so however many
 polls arrive on however many replicas, upstream is asked to run it once; every other call
-is a status check (`status_only: true` upstream).
+is a status check (`status_only: true` upstream, coalesced). A new search may instead be
+answered from the result cache or attached to an identical running search (shared.py); the
+`X-Cache` header says which: HIT, COALESCED (another caller's upstream call answered) or MISS.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from typing import Any
 
 from app.audit import context as audit_call
 from app.audit import events as audit_events
+from app.cache.service import COALESCED
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
 from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, PurposeRequired, SearchConflict, UpstreamUnavailable
 from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
-from app.facecheck.lifecycle import SearchLifecycle, is_final
+from app.facecheck.lifecycle import Answer, is_final
 from app.facecheck.models import SUBMITTING, UPLOADED, Search
 from app.facecheck.schemas import ID_SEARCH, SearchRequest
+from app.facecheck.shared import SharedSearches
+from app.observability import context, metrics
 from app.quotas.storage import StoreUnavailable
 from app.tenants.schemas import Principal
 from app.upstream.client import UpstreamClient, raise_in_band
@@ -38,12 +43,13 @@ def new_search_id() -> str:
 
 class SearchService:
     def __init__(
-        self, db: Database, upstream: UpstreamClient, lifecycle: SearchLifecycle, info: UpstreamInfo,
+        self, db: Database, upstream: UpstreamClient, shared: SharedSearches, info: UpstreamInfo,
         settings: Settings, clock: Clock,
     ) -> None:  # fmt: skip
         self._db = db
         self._upstream = upstream
-        self._lifecycle = lifecycle
+        self._shared = shared
+        self._lifecycle = shared.lifecycle
         self._info = info
         self._settings = settings
         self._clock = clock
@@ -94,20 +100,30 @@ class SearchService:
         return out
 
     # -- search -------------------------------------------------------------------------------
-    async def search(self, principal: Principal, request: SearchRequest) -> tuple[Body, dict[str, str]]:
-        """The envelope, and the headers of a new reservation (empty for a status check)."""
+    async def search(
+        self, principal: Principal, request: SearchRequest, *, fresh: bool = False
+    ) -> tuple[Body, dict[str, str]]:
+        """The envelope, and its headers: X-Cache, and the RateLimit ones of a new reservation.
+        `fresh` (Cache-Control: no-cache) runs a new upstream search whatever the cache holds."""
         search = await self._owned(principal, request.id_search)
-        submitted: tuple[Body, dict[str, str]] | None = None
+        answer: Answer | None = None
         if not request.status_only and search.status in (UPLOADED, SUBMITTING):
             if principal.limits.demo_only and not request.demo:
                 raise DemoOnly()
             if principal.require_purpose and not audit_call.purpose():
                 raise PurposeRequired()
-            submitted = await self._lifecycle.try_submit(search, request.demo, principal.limits)
-        body, headers = submitted if submitted is not None else (await self._lifecycle.status(search), {})
-        if not request.with_progress and not is_final(body) and search.status != UPLOADED:
-            body = await self._lifecycle.wait(search, body)
-        return self._present(search, body), headers
+            answer = await self._shared.start(search, request.demo, principal.limits, principal.cache_scope, fresh)
+        started = answer is not None
+        if answer is None:
+            answer = await self._shared.status(search)
+        if not request.with_progress and not is_final(answer.body) and search.status != UPLOADED:
+            answer = await self._shared.wait(search, answer)
+        stats = context.current()
+        if stats is not None:
+            stats.cache = answer.outcome
+        if started or answer.outcome == COALESCED:  # hits and misses count searches, not their polls
+            metrics.cache_outcome(principal.tenant_name, answer.outcome)
+        return self._present(search, answer.body), {**answer.headers, "X-Cache": answer.outcome.upper()}
 
     # -- delete_pic / info --------------------------------------------------------------------
     async def delete_pic(self, principal: Principal, id_search: str | None, id_pic: str | None) -> Body:

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import Database
 from app.errors import GatewayError
 from app.facecheck import repository as repo
-from app.facecheck.lifecycle import SearchLifecycle
+from app.facecheck.shared import SharedSearches
 from app.observability import metrics
 from app.quotas.storage import StoreUnavailable
 
@@ -25,9 +25,10 @@ log = logging.getLogger("facecheck_gateway.tracker")
 
 
 class Tracker:
-    def __init__(self, db: Database, lifecycle: SearchLifecycle, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, shared: SharedSearches, settings: Settings, clock: Clock) -> None:
         self._db = db
-        self._lifecycle = lifecycle
+        self._shared = shared
+        self._lifecycle = shared.lifecycle
         self._interval = settings.tracker_interval_seconds
         self._balance_every = settings.balance_refresh_seconds
         self._clock = clock
@@ -66,7 +67,7 @@ class Tracker:
         for search in stale:
             await self._guarded(self._lifecycle.resolve_stale_claim(search))
         for search in running:
-            await self._guarded(self._lifecycle.status(search))
+            await self._guarded(self._shared.status(search))  # coalesced with clients' polls
         await self._guarded(quotas.reconcile())
 
     @staticmethod

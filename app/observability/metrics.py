@@ -124,13 +124,16 @@ CREDITS_CHARGED = _counter("credits_charged_total", "Reserved credits committed 
 CREDITS_REFUNDED = _counter("credits_refunded_total", "Reserved credits given back after a failure.", ("tenant",))
 QUOTA_REJECTIONS = _counter("quota_rejections_total", "Requests refused by a limit or budget.", ("tenant", "code"))
 
-# -- result cache (set by the cache feature) -------------------------------------------------------
+# -- result cache (app/cache, app/facecheck/shared.py) ----------------------------------------------
 CACHE_HITS = _counter("cache_hits_total", "Searches answered from the result cache.", ("tenant",))
 CACHE_MISSES = _counter("cache_misses_total", "Searches the cache could not answer.", ("tenant",))
 CACHE_COALESCED = _counter(
-    "cache_coalesced_total", "Status polls served by another caller's upstream poll.", ("tenant",)
+    "cache_coalesced_total", "Answers served by another caller's upstream call (attached searches, shared polls).",
+    ("tenant",),
 )
-CACHE_CREDITS_SAVED = _counter("cache_credits_saved_total", "Credits not spent thanks to cache hits.", ("tenant",))
+CACHE_CREDITS_SAVED = _counter(
+    "cache_credits_saved_total", "Credits not spent thanks to cache hits and attached searches.", ("tenant",)
+)
 
 # -- dependencies and the audit writer ------------------------------------------------------------
 AUDIT_SPOOL_DEPTH = _gauge(
@@ -222,6 +225,20 @@ def search_ended(tenant: str, status: str, demo: bool, credits: int) -> None:
     elif status == FAILED:
         SEARCHES_FAILED.labels(tenant=tenant, demo=_flag(demo)).inc()
         CREDITS_REFUNDED.labels(tenant=tenant).inc(credits)
+
+
+def cache_outcome(tenant: str, outcome: str) -> None:
+    """One /api/search answer's cache outcome: a new search answered from the cache (hit), a new
+    search that went upstream (miss), or an answer another caller's upstream call provided
+    (coalesced: an attached search, or a poll served from the shared status)."""
+    counter = {"hit": CACHE_HITS, "miss": CACHE_MISSES, "coalesced": CACHE_COALESCED}.get(outcome)
+    if counter is not None:
+        counter.labels(tenant=tenant).inc()
+
+
+def credits_saved(tenant: str, credits: int) -> None:
+    if credits > 0:
+        CACHE_CREDITS_SAVED.labels(tenant=tenant).inc(credits)
 
 
 def set_up(gauge: Gauge, up: bool) -> None:

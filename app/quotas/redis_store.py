@@ -59,7 +59,7 @@ DAY_TTL_S = 2 * 86_400
 OLD_GENERATION_TTL_S = 86_400  # a replaced generation is never read again; keep it a day for inspection
 # Failures that mean "Redis cannot answer now" (a read-only replica during failover refuses a write
 # script before running it). Python's TimeoutError is an OSError, so asyncio timeouts are included.
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 
 @cache
@@ -106,7 +106,7 @@ class RedisStore:
     async def _run(self, script: AsyncScript, key: str, *args: str | int) -> Any:
         try:
             return await script(keys=[key], args=args)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
 
     async def reserve(self, reservation: Reservation, limits: Limits, global_limits: GlobalLimits,
@@ -151,7 +151,7 @@ class RedisStore:
     async def set_balance(self, credits: int) -> None:
         try:
             await self._client.set(self._balance_key, credits)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
 
     async def rebuild(self, snapshot: Snapshot) -> bool:
@@ -169,7 +169,7 @@ class RedisStore:
     async def invalidate(self) -> None:
         try:
             await self._client.delete(self._epoch_key)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
 
     async def held_ids(self) -> set[str]:
@@ -183,7 +183,7 @@ class RedisStore:
         """A health probe: False rather than StoreUnavailable when Redis does not answer."""
         try:
             return bool(await self._client.ping())
-        except _UNAVAILABLE:
+        except UNAVAILABLE:
             return False
 
     async def close(self) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.facecheck.models import COMMITTED, HELD, PENDING, REFUNDED, SUBMITTED, SUBMITTING, Search
+from app.cache.service import COALESCED, HIT
+from app.facecheck.models import COMMITTED, FINISHED, HELD, PENDING, REFUNDED, SUBMITTED, SUBMITTING, Search
 from app.quotas.policy import Reservation, Snapshot
 
 _SPENT = (HELD, COMMITTED)
 _OPEN = (PENDING, HELD)  # not yet settled
+_SHARED = (HIT, COALESCED)  # answered from another search's upstream run
 
 
 async def snapshot(session: AsyncSession, month: str, day: str) -> Snapshot:
@@ -71,25 +73,33 @@ async def tenant_usage(session: AsyncSession, tenant_id: str, month: str, day: s
 
 async def usage_by_period(
     session: AsyncSession, tenant_id: str, granularity: str
-) -> list[tuple[str, str, int, int, int, int]]:
-    """Per period and key: (period, key_id, searches, demo searches, credits charged, refunded).
-    Only submitted searches count (an upload alone reserves nothing)."""
+) -> list[tuple[str, str, int, int, int, int, int, int]]:
+    """Per period and key: (period, key_id, searches, demo searches, credits charged, refunded, cache
+    hits, credits saved). Searches are those that ran upstream (an upload alone reserves nothing);
+    cache hits are those answered from another search's run (a cache entry, or an identical search
+    they were attached to) that finished."""
     period = Search.reserved_day if granularity == "day" else Search.reserved_month
     demo = func.coalesce(Search.demo, False)
+    shared = Search.cache_outcome.in_(_SHARED)
+    own = or_(Search.cache_outcome.is_(None), Search.cache_outcome.not_in(_SHARED))
+    saved = and_(shared, Search.status == FINISHED)
     rows = await session.execute(
         select(
             period,
             Search.key_id,
-            func.count().filter(demo.is_(False)),
-            func.count().filter(demo.is_(True)),
+            func.count().filter(demo.is_(False), own),
+            func.count().filter(demo.is_(True), own),
             func.coalesce(func.sum(Search.credits_reserved).filter(Search.reservation == COMMITTED), 0),
             func.coalesce(func.sum(Search.credits_reserved).filter(Search.reservation == REFUNDED), 0),
+            func.count().filter(saved),
+            func.coalesce(func.sum(Search.credits_saved).filter(saved), 0),
         )
-        .where(Search.tenant_id == tenant_id, period.is_not(None), Search.reservation.is_not(None))
+        .where(Search.tenant_id == tenant_id, period.is_not(None), or_(Search.reservation.is_not(None), shared))
         .group_by(period, Search.key_id)
         .order_by(period.desc(), Search.key_id)
     )
-    return [(str(p), str(k), int(s), int(d), int(c), int(r)) for p, k, s, d, c, r in rows.all()]
+    return [(str(p), str(k), int(s), int(d), int(c), int(r), int(h), int(v))
+            for p, k, s, d, c, r, h, v in rows.all()]
 
 
 async def in_flight(session: AsyncSession, tenant_id: str) -> int:

@@ -70,6 +70,8 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
     for field in ("demo_only", "require_purpose", "cache_scope", "new_name"):
         if getattr(args, field, None) is not None:
             changes["name" if field == "new_name" else field] = getattr(args, field)
+    if changes.get("cache_scope") == "default":  # follow the gateway's CACHE_SCOPE again
+        changes["cache_scope"] = None
     return changes
 
 
@@ -129,7 +131,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         _bool(limits.add_mutually_exclusive_group(), "demo-only")
         if action == "update":
             limits.add_argument("--name", dest="new_name", default=None, help="rename the tenant")
-            limits.add_argument("--cache-scope", choices=("none", "tenant", "global"), default=None)
+            limits.add_argument("--cache-scope", choices=("none", "tenant", "global", "default"), default=None,
+                                help="result sharing: none, tenant, global; default = CACHE_SCOPE")
             _bool(limits.add_mutually_exclusive_group(), "require-purpose")
     for action, text in (("show", "a tenant and its limits"), ("usage", "this month's and today's usage"),
                          ("suspend", "every key of the tenant stops working"), ("resume", "undo suspend")):

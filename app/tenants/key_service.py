@@ -53,7 +53,8 @@ def record(key: ApiKey, tenant: Tenant) -> KeyRecord:
         demo_only=tenant.demo_only,
     )
     principal = Principal(tenant.id, tenant.name, key.id, frozenset(key.scopes.split(",")), limits,
-                          key.requests_per_minute, require_purpose=tenant.require_purpose)
+                          key.requests_per_minute, require_purpose=tenant.require_purpose,
+                          cache_scope=tenant.cache_scope)
     return KeyRecord(principal, key.revoked_at is not None, tenant.status == "active", key.expires_at)
 
 

@@ -23,8 +23,9 @@ class Tenant(Base):
     requests_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
     max_concurrent_searches: Mapped[int | None] = mapped_column(Integer, default=None)
     demo_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Stored for the result-cache and audit issues; nothing acts on them yet.
-    cache_scope: Mapped[str] = mapped_column(String(16), default="tenant")
+    # The result cache's sharing scope for this tenant ("none", "tenant", "global"); NULL: CACHE_SCOPE.
+    cache_scope: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Stored for the audit issue; nothing acts on it yet.
     require_purpose: Mapped[bool] = mapped_column(Boolean, default=False)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", lazy="raise")

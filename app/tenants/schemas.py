@@ -71,7 +71,7 @@ class TenantOut(BaseModel):
     requests_per_minute: int | None = None
     max_concurrent_searches: int | None = None
     demo_only: bool = False
-    cache_scope: str = "tenant"
+    cache_scope: str | None = Field(None, description="null: the gateway's CACHE_SCOPE")
     require_purpose: bool = False
 
 
@@ -108,11 +108,13 @@ class Principal:
     limits: Limits = field(default_factory=Limits)
     key_requests_per_minute: int | None = None
     require_purpose: bool = False
+    cache_scope: str | None = None  # the tenant's own result-cache scope; None: CACHE_SCOPE
 
 
 class UsageRow(BaseModel):
-    """One period's usage. `searches` are submitted non-demo searches; cache fields stay 0 until the
-    result cache exists (that feature fills them)."""
+    """One period's usage. `searches` are submitted non-demo searches; `cache_hits` are searches
+    answered without an upstream search of their own (cache hits and attached identical searches),
+    `credits_saved` what those would have cost."""
 
     period: str
     key_id: str | None = Field(None, description="null: the whole tenant")

@@ -75,7 +75,7 @@ class TenantService:
     async def update_tenant(self, tenant_ref: str, changes: TenantSettingsIn) -> TenantOut:
         """Apply the fields the caller set; a limit set to null becomes unlimited. Names stay unique."""
         values = changes.model_dump(exclude_unset=True)
-        for field in ("name", "cache_scope", "demo_only", "require_purpose"):
+        for field in ("name", "demo_only", "require_purpose"):  # a null cache_scope: CACHE_SCOPE
             if field in values and values[field] is None:
                 raise BadRequest(f"'{field}' cannot be null.")
         async with self._db.transaction() as session:
@@ -133,8 +133,8 @@ class TenantService:
             rows = await quota_repo.usage_by_period(session, tenant.id, granularity)
         if key_id is not None:
             rows = [r for r in rows if r[1] == key_id]
-        by_key = [UsageRow(period=p, key_id=k, searches=s, demo_searches=d, credits_charged=c, credits_refunded=r)
-                  for p, k, s, d, c, r in rows]
+        by_key = [UsageRow(period=p, key_id=k, searches=s, demo_searches=d, credits_charged=c, credits_refunded=r,
+                           cache_hits=h, credits_saved=v) for p, k, s, d, c, r, h, v in rows]
         totals: dict[str, UsageRow] = {}
         for row in by_key:
             total = totals.setdefault(row.period, UsageRow(period=row.period, searches=0, demo_searches=0,
@@ -143,6 +143,8 @@ class TenantService:
             total.demo_searches += row.demo_searches
             total.credits_charged += row.credits_charged
             total.credits_refunded += row.credits_refunded
+            total.cache_hits += row.cache_hits
+            total.credits_saved += row.credits_saved
         return UsageReport(tenant_id=tenant.id, tenant=tenant.name, granularity=granularity,
                            totals=list(totals.values()), by_key=by_key)
 

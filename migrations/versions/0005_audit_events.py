@@ -1,7 +1,7 @@
 """audit log: audit_events (monthly partitions on PostgreSQL) and the hash-chain head
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-23
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from app.audit.partitions import MONTHS_AHEAD, create_sql, month_start
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -79,10 +79,15 @@ def test_access_line_has_upstream_time_overhead_and_cache(stack: Stack) -> None:
     [line] = access_lines(stack, "logs-upload")
     assert line["route"] == "/api/upload_pic" and line["status"] == 200 and line["tenant"].startswith("access-")
     assert line["upstream_ms"] > 0
-    assert line["cache"] is None  # the result cache does not exist yet
+    assert line["cache"] is None  # the result cache plays no part in an upload
     assert line["code"] is None
     assert line["overhead_ms"] == pytest.approx(max(0.0, line["duration_ms"] - line["upstream_ms"]), abs=0.02)
     assert float(response.headers["X-Gateway-Overhead-Ms"]) <= line["overhead_ms"]
+    submitted = stack.post("/api/search", key, json={"id_search": response.json()["id_search"]},
+                           headers={"X-Request-ID": "logs-search"})
+    assert submitted.headers["X-Cache"] == "MISS"
+    wait_for(lambda: bool(access_lines(stack, "logs-search")), deadline_s=10, what="search access line")
+    assert access_lines(stack, "logs-search")[0]["cache"] == "miss"
 
     upload(stack, "fcg_wrong-key", make_image(803))
     stack.post("/api/info", "fcg_wrong-key", headers={"X-Request-ID": "logs-refused"})

@@ -23,6 +23,8 @@ ROUTES = [
     ("POST", "/admin/keys/x/revoke", None),
     ("POST", "/admin/keys/x/rotate", {}),
     ("GET", "/admin/upstream", None),
+    ("DELETE", "/admin/cache", None),
+    ("DELETE", "/admin/cache/searches/x", None),
 ]
 
 
@@ -36,7 +38,8 @@ def error(response: Any, status: int, code: str) -> dict[str, Any]:
 def test_openapi_lists_every_admin_route(gateway: Gateway) -> None:
     paths = gateway.client.get("/openapi.json").json()["paths"]
     for method, path, _ in ROUTES:
-        template = path.replace("/tenants/x", "/tenants/{tenant}").replace("/keys/x", "/keys/{key_id}")
+        template = (path.replace("/tenants/x", "/tenants/{tenant}").replace("/keys/x", "/keys/{key_id}")
+                    .replace("/searches/x", "/searches/{id_search}"))
         assert method.lower() in paths[template], (method, template)
 
 
@@ -94,6 +97,9 @@ def test_tenant_lifecycle(gateway: Gateway) -> None:
         "require_purpose": True, "demo_only": False}).json()  # fmt: skip
     assert patched["name"] == "acme2" and patched["credits_per_month"] is None
     assert (patched["searches_per_day"], patched["cache_scope"], patched["require_purpose"]) == (10, "none", True)
+    assert created["cache_scope"] is None  # follows CACHE_SCOPE until set
+    reset = gateway.admin("PATCH", "/admin/tenants/acme2", json={"cache_scope": None})
+    assert reset.status_code == 200 and reset.json()["cache_scope"] is None
     gateway.tenant("other")
     error(gateway.admin("PATCH", "/admin/tenants/acme2", json={"name": "other"}), 409, "TENANT_EXISTS")
     error(gateway.admin("PATCH", "/admin/tenants/acme2", json={"name": None}), 400, "BAD_REQUEST")

@@ -1,0 +1,1 @@
+"""Result cache, single flight and poll coalescing: pay upstream once per distinct search."""

@@ -1,0 +1,145 @@
+"""The protocol both cache backends implement, and the in-process one.
+
+Redis (shared by replicas, one Lua script per multi-step atomic operation) and memory (one process,
+same semantics: no method awaits between its reads and writes, so each is atomic in one event loop).
+Both raise `StoreUnavailable` when they cannot answer; the cache service fails open on it.
+
+Three kinds of state, all TTL-bounded:
+- entries: a finished search's output under its cache key, indexed by the tenant that paid for it;
+- flights: cache key -> the search running upstream for it (single flight);
+- polls: per upstream search, the last status upstream gave and a short lock on asking again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.clock import Clock
+
+
+class CacheStore(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes, ttl_ms: int, tenant_id: str) -> None:
+        """Store an entry and index it under the tenant whose search produced it."""
+        ...
+
+    async def purge_key(self, key: str) -> int:
+        """Delete one entry; how many were deleted (0 or 1)."""
+        ...
+
+    async def purge_tenant(self, tenant_id: str) -> int:
+        """Delete every entry the tenant's searches produced."""
+        ...
+
+    async def purge_all(self) -> int:
+        """Delete every entry and every shared status (both may hold result thumbnails)."""
+        ...
+
+    async def join(self, key: str, search_id: str, ttl_ms: int) -> str:
+        """Lead the flight for `key` if nobody does; the leading search id either way."""
+        ...
+
+    async def leave(self, key: str, search_id: str) -> None:
+        """End the flight for `key` if `search_id` still leads it."""
+        ...
+
+    async def poll_lock(self, upstream_id: str, ttl_ms: int) -> bool:
+        """True for at most one caller per `ttl_ms` per upstream search: that one asks upstream."""
+        ...
+
+    async def last_status(self, upstream_id: str) -> bytes | None: ...
+
+    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+
+_SWEEP_EVERY = 1024
+
+
+@dataclass(slots=True)
+class _Expiring:
+    """Values with a deadline. Expired ones read as absent, and are swept now and then (as Redis
+    expires keys) so a long-running process does not keep results past their TTL."""
+
+    values: dict[str, tuple[bytes | str, float]] = field(default_factory=dict)
+    writes: int = 0
+
+    def get(self, key: str, now: float) -> bytes | str | None:
+        found = self.values.get(key)
+        if found is None:
+            return None
+        if found[1] <= now:
+            del self.values[key]
+            return None
+        return found[0]
+
+    def set(self, key: str, value: bytes | str, ttl_ms: int, now: float) -> None:
+        self.values[key] = (value, now + ttl_ms / 1000)
+        self.writes += 1
+        if self.writes % _SWEEP_EVERY == 0:
+            self.values = {k: v for k, v in self.values.items() if v[1] > now}
+
+
+class MemoryCacheStore:
+    """CacheStore for the one-process embedded mode; expiry follows the injected clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._entries = _Expiring()
+        self._owners: dict[str, set[str]] = {}  # tenant -> entry keys
+        self._flights = _Expiring()
+        self._locks = _Expiring()
+        self._statuses = _Expiring()
+
+    async def get(self, key: str) -> bytes | None:
+        value = self._entries.get(key, self._clock.monotonic())
+        return value if isinstance(value, bytes) else None
+
+    async def put(self, key: str, value: bytes, ttl_ms: int, tenant_id: str) -> None:
+        self._entries.set(key, value, ttl_ms, self._clock.monotonic())
+        self._owners.setdefault(tenant_id, set()).add(key)
+
+    async def purge_key(self, key: str) -> int:
+        return int(self._entries.values.pop(key, None) is not None)
+
+    async def purge_tenant(self, tenant_id: str) -> int:
+        return sum([await self.purge_key(key) for key in self._owners.pop(tenant_id, set())])
+
+    async def purge_all(self) -> int:
+        count = len(self._entries.values)
+        self._entries.values.clear()
+        self._owners.clear()
+        self._statuses.values.clear()
+        return count
+
+    async def join(self, key: str, search_id: str, ttl_ms: int) -> str:
+        now = self._clock.monotonic()
+        leader = self._flights.get(key, now)
+        if leader is None:
+            self._flights.set(key, search_id, ttl_ms, now)
+            return search_id
+        return str(leader)
+
+    async def leave(self, key: str, search_id: str) -> None:
+        if self._flights.get(key, self._clock.monotonic()) == search_id:
+            del self._flights.values[key]
+
+    async def poll_lock(self, upstream_id: str, ttl_ms: int) -> bool:
+        now = self._clock.monotonic()
+        if self._locks.get(upstream_id, now) is not None:
+            return False
+        self._locks.set(upstream_id, b"1", ttl_ms, now)
+        return True
+
+    async def last_status(self, upstream_id: str) -> bytes | None:
+        value = self._statuses.get(upstream_id, self._clock.monotonic())
+        return value if isinstance(value, bytes) else None
+
+    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int) -> None:
+        self._statuses.set(upstream_id, value, ttl_ms, self._clock.monotonic())
+
+    async def ping(self) -> bool:
+        return True

@@ -1,0 +1,94 @@
+"""One suite for both CacheStore backends (in-process, and a real redis-server through separate
+clients standing in for replicas), and the cache keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.cache.keys import cache_key, effective_scope, scope_name, wants_fresh
+from app.cache.redis_store import RedisCacheStore
+from app.cache.store import CacheStore, MemoryCacheStore
+from tests.quotas.test_store import backend, connect
+from tests.tenants.conftest import ManualClock
+
+__all__ = ["backend"]
+DAY_MS = 86_400_000
+
+
+@pytest.fixture
+async def replicas(backend: str) -> AsyncIterator[list[CacheStore]]:
+    if backend == "memory":
+        store = MemoryCacheStore(ManualClock())
+        yield [store, store]
+        return
+    clients = [connect(backend) for _ in range(2)]
+    yield [RedisCacheStore(client) for client in clients]
+    for client in clients:
+        await client.aclose()
+
+
+def test_keys_ignore_order_and_separate_demo_scope_and_secret() -> None:
+    key = cache_key(b"secret", ["aa", "bb"], False, "tenant:t1")
+    assert key == cache_key(b"secret", ["bb", "aa"], False, "tenant:t1")
+    others = {cache_key(b"secret", ["aa", "bb"], True, "tenant:t1"),
+              cache_key(b"secret", ["aa", "bb"], False, "tenant:t2"),
+              cache_key(b"secret", ["aa", "bb"], False, "global"),
+              cache_key(b"other", ["aa", "bb"], False, "tenant:t1"),
+              cache_key(b"secret", ["aa"], False, "tenant:t1")}  # fmt: skip
+    assert key not in others and len(others) == 5
+    assert "aa" not in key and len(key) == 64
+
+
+def test_scopes_and_cache_control() -> None:
+    assert [effective_scope("tenant", None), effective_scope("tenant", "global"), effective_scope("global", "none"),
+            effective_scope("off", None)] == ["tenant", "global", "off", "off"]
+    assert (scope_name("tenant", "t1"), scope_name("global", "t1")) == ("tenant:t1", "global")
+    assert wants_fresh("no-cache") and wants_fresh("max-age=0, No-Cache") and wants_fresh("no-store")
+    assert not wants_fresh(None) and not wants_fresh("max-age=60")
+
+
+async def test_entries_are_shared_and_purged_by_key_tenant_and_all(replicas: list[CacheStore]) -> None:
+    one, two = replicas
+    await one.put("k1", b"v1", DAY_MS, "ta")
+    await one.put("k2", b"v2", DAY_MS, "ta")
+    await two.put("k3", b"v3", DAY_MS, "tb")
+    assert (await two.get("k1"), await one.get("k3"), await one.get("nope")) == (b"v1", b"v3", None)
+    assert await two.purge_key("k2") == 1 and await one.purge_key("k2") == 0
+    assert await two.purge_tenant("ta") == 1  # k1; k2 was already gone
+    assert (await one.get("k1"), await one.get("k3")) == (None, b"v3")
+    await one.save_status("u1", b"status", DAY_MS)
+    assert await two.purge_all() == 1
+    assert (await one.get("k3"), await two.last_status("u1")) == (None, None)
+
+
+async def test_one_leader_per_flight_until_it_leaves(replicas: list[CacheStore]) -> None:
+    one, two = replicas
+    assert await one.join("k", "s1", DAY_MS) == "s1"
+    assert await two.join("k", "s2", DAY_MS) == "s1"
+    await two.leave("k", "s2")  # not the leader: nothing changes
+    assert await two.join("k", "s3", DAY_MS) == "s1"
+    await one.leave("k", "s1")
+    assert await two.join("k", "s3", DAY_MS) == "s3"
+
+
+async def test_one_poller_per_interval_and_a_shared_status(replicas: list[CacheStore]) -> None:
+    one, two = replicas
+    assert await one.poll_lock("u", DAY_MS) is True
+    assert await two.poll_lock("u", DAY_MS) is False
+    assert await two.poll_lock("other", DAY_MS) is True
+    assert await two.last_status("u") is None
+    await one.save_status("u", b'{"progress": 40}', DAY_MS)
+    assert await two.last_status("u") == b'{"progress": 40}'
+
+
+async def test_memory_entries_expire_with_the_clock() -> None:
+    clock = ManualClock()
+    store = MemoryCacheStore(clock)
+    await store.put("k", b"v", 2_000, "t")
+    assert await store.poll_lock("u", 1_000)
+    clock.advance(1.5)
+    assert await store.get("k") == b"v" and await store.poll_lock("u", 1_000)
+    clock.advance(1)
+    assert await store.get("k") is None
