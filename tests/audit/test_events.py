@@ -142,3 +142,33 @@ def test_pages_exports_and_verify_agree(stack: Stack) -> None:
     cli = stack.cli("audit", "export", "--tenant-id", tenant_id, "--action", "info").stdout.splitlines()
     assert [json.loads(line)["seq"] for line in cli] == [e["seq"] for e in listed]
     assert "audit chain valid" in stack.cli("audit", "verify").stdout
+
+
+def test_cache_hits_and_purges_are_recorded(stack: Stack) -> None:
+    _, key = stack.new_tenant("aud")
+    image = make_image(504)
+
+    def upload() -> str:
+        sid: str = stack.post("/api/upload_pic", key, files=[("images", ("a.jpg", image, "image/jpeg"))]).json()[
+            "id_search"]
+        return sid
+
+    first = upload()
+    assert _search(stack, key, first, with_progress=False).json()["output"] is not None
+    wait_for(lambda: len(events(stack, id_search=first)) == 3, deadline_s=20, what="the first search's events")
+    assert [e["cache"] for e in events(stack, id_search=first)[1:]] == ["miss", "miss"]
+
+    second = upload()
+    hit = _search(stack, key, second)
+    assert hit.headers["X-Cache"] == "HIT"
+    _, submitted, finished = events(stack, id_search=second)  # written before the answer went out
+    assert [(e["action"], e["cache"], e["credits_charged"]) for e in (submitted, finished)] == [
+        ("search.submitted", "hit", 0), ("search.finished", "hit", 0)]
+    assert submitted["request_id"] == hit.headers["X-Request-ID"]
+    assert finished["result_count"] == len(hit.json()["output"]["items"])
+
+    purged = stack.admin("DELETE", f"/admin/cache/searches/{first}")
+    assert purged.json() == {"purged": 1}
+    event = one(stack, purged)
+    assert (event["action"], event["actor"], event["detail"]) == ("admin.cache.purge", "admin",
+                                                                  {"id_search": first, "purged": 1})
