@@ -85,7 +85,7 @@ def run_config(config: Config, tmp: Path, upstream: ManagedProcess, services: Se
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one short round, embedded only: a smoke run")
-    parser.add_argument("--seconds", type=float, default=1.5, help="length of one measured round per side")
+    parser.add_argument("--seconds", type=int, default=2, help="length of one measured round per side")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=10, help="concurrent connections of the load runs")
     parser.add_argument("--latency-connections", type=int, default=1, help="connections of the latency runs")
@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.rounds, args.pool, args.scaling = 1.0, 1, 5, False
+        args.seconds, args.rounds, args.pool, args.scaling = 1, 1, 5, False
         if args.configs == "0,1,2":
             args.configs = "0"
     args.paths = [p for p in args.paths.split(",") if p]
