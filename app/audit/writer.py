@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import context as call
 from app.audit import partitions
 from app.audit import repository as repo
-from app.audit.chain import iso
+from app.audit.chain import FIELDS, iso
 from app.audit.models import OK
 from app.audit.spool import Spool
 from app.clock import Clock
@@ -81,13 +81,10 @@ class AuditWriter:
     def _row(self, action: str, outcome: str, fields: dict[str, Any]) -> dict[str, Any]:
         facts = call.current()
         stats = request_context.current()
-        row: dict[str, Any] = {
-            "event_id": uuid.uuid4().hex, "time": self._clock.now(), "action": action, "outcome": outcome,
-            "code": None, "tenant_id": None, "key_id": None, "actor": None, "id_search": None, "images": None,
-            "demo": None, "credits_reserved": 0, "credits_charged": 0, "credits_refunded": 0, "cache": None,
-            "result_count": None, "max_score": None, "upstream_ms": None, "client_ip": None, "user_agent": None,
-            "request_id": None, "purpose": None, "case_id": None, "detail": None,
-        }  # fmt: skip
+        # Every hashed field starts empty; seq and prev_hash are set when the event is chained.
+        row: dict[str, Any] = {name: None for name in FIELDS if name not in ("seq", "prev_hash")}
+        row.update(event_id=uuid.uuid4().hex, time=self._clock.now(), action=action, outcome=outcome,
+                   credits_reserved=0, credits_charged=0, credits_refunded=0)
         if facts is not None:
             row.update(client_ip=facts.client_ip, user_agent=facts.user_agent, request_id=facts.request_id,
                        purpose=facts.purpose, case_id=facts.case_id, tenant_id=facts.tenant_id,

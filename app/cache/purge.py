@@ -9,7 +9,7 @@ from app.cache.service import ResultCache
 from app.db import Database
 from app.errors import NotFound
 from app.facecheck import repository as search_repo
-from app.tenants import repository as tenant_repo
+from app.tenants.key_service import existing_tenant
 
 
 class Purged(BaseModel):
@@ -27,9 +27,7 @@ class CachePurge:
     async def tenant(self, tenant_ref: str) -> Purged:
         """Every entry the tenant's searches produced (in its own scope and in the global one)."""
         async with self._db.transaction() as session:
-            tenant = await tenant_repo.tenant_by_ref(session, tenant_ref)
-        if tenant is None:
-            raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
         return Purged(purged=await self._cache.purge(tenant_id=tenant.id))
 
     async def search(self, search_id: str) -> Purged:

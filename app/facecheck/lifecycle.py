@@ -104,7 +104,7 @@ class SearchLifecycle:
             try:  # recorded before it counts as attached, so a search is never shared unrecorded
                 await audit_events.submitted(self.audit, search, demo, 0, cache=COALESCED)
             except BaseException:
-                await asyncio.shield(self._release(search, reservation_state=None))
+                await asyncio.shield(self.release(search, reservation_state=None))
                 raise
             await self._attach(search, leader, demo, reservation.month, reservation.day)
             return Answer({"message": "Waiting in queue. Position: 1", "progress": 0}, COALESCED)
@@ -118,23 +118,23 @@ class SearchLifecycle:
             headers = await self.quotas.reserve(reservation, limits)
             await audit_events.submitted(self.audit, search, demo, reservation.cost)  # else not run
         except BaseException:
-            await asyncio.shield(self._release(search, reservation_state=None))
+            await asyncio.shield(self.release(search, reservation_state=None))
             raise
         try:
             body = await self._upstream.search(search.upstream_id, status_only=False, demo=demo)
         except BaseException as exc:
             # Not started (or unknown): give the money back and release the claim so a retry can
             # submit; upstream treats a repeated submit of the same id as a status check.
-            await asyncio.shield(self._release(search, reservation_state=REFUNDED))
+            await asyncio.shield(self.release(search, reservation_state=REFUNDED))
             await self._submit_failed(search, error_code(exc) if isinstance(exc, GatewayError) else None)
             raise
         if body.get("error"):
-            await asyncio.shield(self._release(search, reservation_state=REFUNDED))
+            await asyncio.shield(self.release(search, reservation_state=REFUNDED))
             await self._submit_failed(search, str(body.get("code") or "EXCEPTION"))
             raise_in_band(body, search.id)
         async with self._db.transaction() as session:
             await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED, demo=demo)
-        search.status, search.demo, search.credits_reserved = SUBMITTED, demo, reservation.cost
+        search.status = SUBMITTED
         metrics.search_submitted(await self.tenant_name(search.tenant_id), demo, reservation.cost)
         if is_final(body):
             await self.finish(search, FINISHED, body)
@@ -184,9 +184,12 @@ class SearchLifecycle:
         async with self._db.transaction() as session:
             return await repo.by_id(session, search_id)
 
-    async def _release(self, search: Search, *, reservation_state: str | None) -> None:
+    async def release(self, search: Search, *, reservation_state: str | None, **cleared: Any) -> None:
+        """Undo a claim that never reached upstream: refund, back to `uploaded` (with `cleared`
+        columns reset too), so a retry can submit."""
         await self.quotas.refund(search.id)
-        values: dict[str, Any] = {"status": UPLOADED, "submitted_at": None, "reservation": reservation_state}
+        values: dict[str, Any] = {"status": UPLOADED, "submitted_at": None, "reservation": reservation_state,
+                                  **cleared}
         if reservation_state is None:
             values.update(credits_reserved=0, reserved_month=None, reserved_day=None)
         async with self._db.transaction() as session:
@@ -263,7 +266,7 @@ class SearchLifecycle:
         started = body.get("progress") is not None or is_final(body)
         if body.get("error") or not started:
             log.info("stale submit claim released", extra={"search_started": started})
-            await self._release(search, reservation_state=REFUNDED)
+            await self.release(search, reservation_state=REFUNDED)
             return
         async with self._db.transaction() as session:
             await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED)

@@ -112,7 +112,7 @@ class SearchService:
                 raise DemoOnly()
             if principal.require_purpose and not audit_call.purpose():
                 raise PurposeRequired()
-            answer = await self._shared.start(search, request.demo, principal.limits, principal.cache_scope, fresh)
+            answer = await self._shared.start(search, request.demo, principal, fresh)
         started = answer is not None
         if answer is None:
             answer = await self._shared.status(search)

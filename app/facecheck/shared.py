@@ -29,6 +29,7 @@ from app.facecheck.lifecycle import Answer, SearchLifecycle, is_final
 from app.facecheck.models import COMMITTED, FAILED, FINISHED, PENDING, SUBMITTED, SUBMITTING, UPLOADED, Search
 from app.observability import metrics
 from app.quotas.policy import Limits
+from app.tenants.schemas import Principal
 from app.upstream.client import wait_on_upstream
 
 Body = dict[str, Any]
@@ -43,16 +44,16 @@ class SharedSearches:
         self._settings = settings
         self._clock = clock
 
-    async def start(self, search: Search, demo: bool, limits: Limits, tenant_scope: str | None,
-                    fresh: bool) -> Answer | None:
+    async def start(self, search: Search, demo: bool, principal: Principal, fresh: bool) -> Answer | None:
         """A new search; None when another call claimed it first (so: a status check)."""
-        scope = effective_scope(self._settings.cache_scope, tenant_scope)
+        limits = principal.limits
+        scope = effective_scope(self._settings.cache_scope, principal.cache_scope)
         if scope == OFF:
             return await self.lifecycle.try_submit(search, demo, limits)
         key = cache_key(self._settings.secret_bytes, (img["sha256"] for img in search.images), demo,
                         scope_name(scope, search.tenant_id))
         if not fresh and (entry := await self.lifecycle.cache.lookup(key)) is not None:
-            return await self._hit(search, entry, key, demo, limits)
+            return await self._hit(search, entry, key, demo, principal)
         return await self.lifecycle.try_submit(search, demo, limits, cache_key=key, join=not fresh)
 
     async def status(self, search: Search) -> Answer:
@@ -76,7 +77,7 @@ class SharedSearches:
         return answer
 
     # -- hits -------------------------------------------------------------------------------------
-    async def _hit(self, search: Search, entry: Entry, key: str, demo: bool, limits: Limits) -> Answer | None:
+    async def _hit(self, search: Search, entry: Entry, key: str, demo: bool, principal: Principal) -> Answer | None:
         """Finish the search from the cache entry. A non-zero CACHE_HIT_CREDIT_COST is reserved and
         committed through the quota service, so budgets hold for hits too."""
         cost = 0 if demo else self._settings.cache_hit_credit_cost
@@ -96,11 +97,11 @@ class SharedSearches:
                     return None
                 await self._record_hit(search, pointer, body, session)
         else:
-            headers_or_none = await self._charge_hit(search, reservation, pointer, limits, body)
+            headers_or_none = await self._charge_hit(search, reservation, pointer, principal.limits, body)
             if headers_or_none is None:
                 return None
             headers = headers_or_none
-        metrics.credits_saved(await self._tenant(search), search.credits_saved)
+        metrics.credits_saved(principal.tenant_name, search.credits_saved)  # the caller's: no lookup
         await self.lifecycle.delete_inputs(search)
         return Answer(body, HIT, headers)
 
@@ -123,12 +124,14 @@ class SharedSearches:
         if not won:
             return None
         try:
-            headers = await quotas.reserve(reservation, limits)
+            await quotas.reserve(reservation, limits)
             async with self._db.transaction() as session:
                 await repo.hold_reservation(session, search.id)
             headers = await quotas.reserve(reservation, limits)  # verified once recorded, as try_submit does
         except BaseException:
-            await asyncio.shield(self._unclaim(search.id))
+            await asyncio.shield(self.lifecycle.release(
+                search, reservation_state=None, cache_key=None, cache_outcome=None, source_search_id=None,
+                source_upstream_id=None, credits_saved=0))
             raise
         await quotas.commit(search.id)
         search.credits_reserved = reservation.cost
@@ -137,14 +140,6 @@ class SharedSearches:
             await repo.settle_reservation(session, search.id, COMMITTED)
             await self._record_hit(search, pointer, body, session)
         return headers
-
-    async def _unclaim(self, search_id: str) -> None:
-        await self.lifecycle.quotas.refund(search_id)
-        async with self._db.transaction() as session:
-            await repo.transition(session, search_id, (SUBMITTING,), status=UPLOADED, submitted_at=None,
-                                  reservation=None, credits_reserved=0, reserved_month=None, reserved_day=None,
-                                  cache_key=None, cache_outcome=None, source_search_id=None,
-                                  source_upstream_id=None, credits_saved=0)
 
     async def _shared_result(self, search: Search) -> Answer:
         """A finished sharer's result: the cache entry while it lasts, else the source's run upstream."""

@@ -10,6 +10,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.clock import Clock
 from app.db import Database
 from app.errors import BadRequest, NotFound
@@ -58,6 +60,14 @@ def record(key: ApiKey, tenant: Tenant) -> KeyRecord:
     return KeyRecord(principal, key.revoked_at is not None, tenant.status == "active", key.expires_at)
 
 
+async def existing_tenant(session: AsyncSession, tenant_ref: str) -> Tenant:
+    """The tenant named or identified by `tenant_ref`; NOT_FOUND when there is none."""
+    tenant = await repo.tenant_by_ref(session, tenant_ref)
+    if tenant is None:
+        raise NotFound("Tenant not found.")
+    return tenant
+
+
 class KeyService:
     def __init__(self, db: Database, secret: bytes, clock: Clock,
                  on_change: Callable[[], Awaitable[None]] = no_change) -> None:
@@ -82,9 +92,7 @@ class KeyService:
             raise BadRequest("requests_per_minute must be at least 1.")
         clear = generate_key()
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-            if tenant is None:
-                raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
             key = ApiKey(
                 id=new_id(), tenant_id=tenant.id, name=name, key_hash=hash_key(self._secret, clear),
                 prefix=clear[: len(KEY_PREFIX) + 4], last4=clear[-4:], scopes=",".join(sorted(scopes)),
@@ -96,9 +104,7 @@ class KeyService:
 
     async def list_keys(self, tenant_ref: str) -> list[KeyOut]:
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-            if tenant is None:
-                raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
             keys = await repo.list_keys(session, tenant.id)
         return [key_out(k) for k in keys]
 

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ValidationError
 
 from app.clock import Clock
 from app.db import Database
-from app.errors import BadRequest, GatewayError, NotFound
+from app.errors import BadRequest, GatewayError
 from app.quotas import repository as quota_repo
 from app.quotas.policy import day_of, month_of
 from app.tenants import repository as repo
-from app.tenants.key_service import KeyService, new_id, no_change
+from app.tenants.key_service import KeyService, existing_tenant, new_id, no_change
 from app.tenants.models import Tenant
 from app.tenants.schemas import TENANT_NAME_PATTERN, LimitsIn, TenantOut, TenantSettingsIn, UsageReport, UsageRow
 
@@ -79,9 +79,7 @@ class TenantService:
             if field in values and values[field] is None:
                 raise BadRequest(f"'{field}' cannot be null.")
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-            if tenant is None:
-                raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
             name = values.get("name")
             if name is not None and name != tenant.name and await repo.tenant_by_name(session, name):
                 raise TenantExists()
@@ -93,9 +91,7 @@ class TenantService:
     async def set_status(self, tenant_ref: str, status: str) -> TenantOut:
         """`suspended`: every key of the tenant fails at once (on every replica); `active`: back."""
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-            if tenant is None:
-                raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
             tenant.status = status
         await self._on_change()
         return _out(tenant)
@@ -103,9 +99,7 @@ class TenantService:
     async def delete_tenant(self, tenant_ref: str) -> None:
         """Remove a tenant, its keys and its search records; refused while a search is in flight."""
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-            if tenant is None:
-                raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
             if await quota_repo.in_flight(session, tenant.id):
                 raise TenantBusy()
             await repo.delete_tenant(session, tenant.id)
@@ -115,9 +109,7 @@ class TenantService:
         """This month's and today's usage as the database records it (the source of truth)."""
         now = self._clock.now()
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-            if tenant is None:
-                raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
             counts = await quota_repo.tenant_usage(session, tenant.id, month_of(now), day_of(now))
         return {"tenant": tenant.name, "month": month_of(now), "day": day_of(now),
                 "credits_per_month": tenant.credits_per_month, **counts}
@@ -127,9 +119,7 @@ class TenantService:
     ) -> UsageReport:
         """Per day or month, for the tenant and each of its keys (or only `key_id`)."""
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-            if tenant is None:
-                raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
             rows = await quota_repo.usage_by_period(session, tenant.id, granularity)
         if key_id is not None:
             rows = [r for r in rows if r[1] == key_id]
@@ -150,9 +140,7 @@ class TenantService:
 
     async def get_tenant(self, tenant_ref: str) -> TenantOut:
         async with self._db.transaction() as session:
-            tenant = await repo.tenant_by_ref(session, tenant_ref)
-        if tenant is None:
-            raise NotFound("Tenant not found.")
+            tenant = await existing_tenant(session, tenant_ref)
         return _out(tenant)
 
     async def list_tenants(self) -> list[TenantOut]:
