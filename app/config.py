@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(20, ge=1)
     auth_failure_window_seconds: float = Field(60.0, gt=0)
 
+    # Admin console: a session ends after this long without a request; a sign-in link printed by
+    # `serve` on the embedded default works once, within this long.
+    console_idle_seconds: float = Field(1800.0, gt=0)
+    console_link_seconds: float = Field(86_400.0, gt=0)
+
     # `compat` answers errors with HTTP 200 as FaceCheck does; `http` uses the matching status.
     api_error_status: Literal["compat", "http"] = "compat"
 

@@ -15,6 +15,10 @@ from app.audit.router import router as audit_router
 from app.cache.router import router as cache_admin_router
 from app.clock import Clock, SystemClock
 from app.config import Settings
+from app.console.routes import PREFIX as CONSOLE
+from app.console.routes import install as install_console
+from app.console.web import error_page as console_error_page
+from app.docs_pages import add_offline_docs
 from app.errors import (
     BadRequest,
     GatewayError,
@@ -56,16 +60,22 @@ def _from_validation_error(exc: RequestValidationError, path: str) -> GatewayErr
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    clock = clock or SystemClock()
     http_status = settings.api_error_status == "http"
     app = FastAPI(
         title="facecheck-gateway",
         version="0.1.0",
         summary="A multi-tenant drop-in gateway for the FaceCheck.ID face-search API.",
-        lifespan=make_lifespan(settings, clock or SystemClock()),
+        lifespan=make_lifespan(settings, clock),
+        docs_url=None,
+        redoc_url=None,
     )
+    app.state.clock = clock
 
     async def on_gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
+        if request.url.path.startswith(CONSOLE):
+            return console_error_page(request, exc)
         return render_error(exc, path=request.url.path, http_status=http_status)
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
@@ -89,6 +99,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(upstream_admin_router)
     app.include_router(audit_router)
     app.include_router(cache_admin_router)
+    install_console(app)
+    add_offline_docs(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 

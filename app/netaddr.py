@@ -24,6 +24,11 @@ def _trusted(address: str, trusted: Sequence[Network]) -> bool:
     return any(ip in net for net in trusted)
 
 
+def trusted(address: str | None, networks: Sequence[Network]) -> bool:
+    """The address is one of the trusted proxies (whose forwarded headers are believed)."""
+    return address is not None and _trusted(address, networks)
+
+
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """The peer address, unless the peer is a trusted proxy: then the rightmost X-Forwarded-For hop
     that is not itself a trusted proxy (hops to its left could be written by the client)."""

@@ -17,7 +17,7 @@ from app.netaddr import client_ip
 from app.observability import context as request_context
 
 log = logging.getLogger("facecheck_gateway.audit")
-AUDITED = ("/api/", "/admin")
+AUDITED = ("/api/", "/admin", "/console")  # the console's changes carry the caller's address
 # /api paths and the action name their rejections are recorded under.
 ACTIONS = {"/api/upload_pic": "upload", "/api/search": "search", "/api/delete_pic": "delete_pic",
            "/api/info": "info"}

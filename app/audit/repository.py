@@ -110,10 +110,13 @@ async def walk(session: AsyncSession, from_seq: int, batch: int = 5000) -> list[
     return [dict(r._mapping) for r in await session.execute(stmt)]
 
 
-async def rejections_by_code(session: AsyncSession, tenant_id: str, since: datetime,
+async def rejections_by_code(session: AsyncSession, tenant_id: str | None, since: datetime,
                              key_id: str | None = None) -> dict[str, int]:
-    stmt = (select(AuditEvent.code, func.count()).where(AuditEvent.tenant_id == tenant_id,
-            AuditEvent.outcome == REJECTED, AuditEvent.time >= since).group_by(AuditEvent.code))
+    """By code, for one tenant (or key), or for every caller when `tenant_id` is None."""
+    stmt = (select(AuditEvent.code, func.count()).where(AuditEvent.outcome == REJECTED, AuditEvent.time >= since)
+            .group_by(AuditEvent.code))
+    if tenant_id is not None:
+        stmt = stmt.where(AuditEvent.tenant_id == tenant_id)
     if key_id is not None:
         stmt = stmt.where(AuditEvent.key_id == key_id)
     return {str(code): int(n) for code, n in await session.execute(stmt)}

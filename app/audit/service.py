@@ -32,7 +32,7 @@ async def page(db: Database, filters: Filters, cursor: int | None, limit: int) -
     return {"events": [public(r) for r in rows], "next_cursor": str(rows[-1]["seq"]) if more else None}
 
 
-async def rejections(db: Database, tenant_id: str, since: datetime, key_id: str | None) -> dict[str, int]:
+async def rejections(db: Database, tenant_id: str | None, since: datetime, key_id: str | None) -> dict[str, int]:
     async with db.transaction() as session:
         return await repo.rejections_by_code(session, tenant_id, since, key_id)
 

@@ -118,3 +118,17 @@ async def unsettled(session: AsyncSession, search_ids: set[str]) -> dict[str, st
     return {i: found.get(i) for i in search_ids}
 
 
+
+
+async def spend_by_tenant(session: AsyncSession, month: str, day: str) -> dict[str, tuple[int, int, int]]:
+    """Every tenant's credits spent (held or committed) this month and today, and its searches in
+    flight, in one grouped query (the console's tenant list and overview)."""
+    spent = Search.reservation.in_(_SPENT)
+    running = or_(Search.reservation.in_(_OPEN), Search.status.in_((SUBMITTING, SUBMITTED)))
+    stmt = select(
+        Search.tenant_id,
+        func.coalesce(func.sum(Search.credits_reserved).filter(spent, Search.reserved_month == month), 0),
+        func.coalesce(func.sum(Search.credits_reserved).filter(spent, Search.reserved_day == day), 0),
+        func.count().filter(running),
+    ).group_by(Search.tenant_id)
+    return {str(t): (int(m), int(d), int(f)) for t, m, d, f in await session.execute(stmt)}

@@ -65,6 +65,13 @@ class Authenticator:
             raise Forbidden("This key lacks the 'admin' scope.")
         return f"key:{found.key_id}"
 
+    async def refuse_if_braked(self, address: str) -> None:
+        """For other secrets presented by a client (a console sign-in link): the same brake."""
+        await self._brake(address)
+
+    async def count_failure(self, address: str) -> None:
+        await self._failed(address)
+
     async def _brake(self, address: str) -> None:
         if self._cache.unbraked(address):
             return
