@@ -6,6 +6,7 @@ Tenant and key commands call the same service layer as the HTTP surface.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -33,14 +34,40 @@ async def _first_start_demo(service: TenantService) -> str | None:
     return (await service.keys.create_key(DEMO_TENANT, name="first-start")).key
 
 
-def _print_welcome(key: str, host: str, port: int) -> None:
+def _sign_in_link(settings: Settings) -> str:
+    """A one-time console sign-in token, so a newcomer gets in without setting ADMIN_TOKEN."""
+    # Imported here: `serve` must run before anything imports prometheus_client (see multiprocess.py).
+    from app.clock import SystemClock
+    from app.console.sessions import new_link
+    from app.db import Database
+
+    async def run() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            return await new_link(db, SystemClock(), settings.console_link_seconds)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def _print_welcome(key: str | None, link: str, host: str, port: int) -> None:
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown_host}:{port}"
+    if key:
+        first = (f"Created tenant '{DEMO_TENANT}' with this API key (shown once, store it now):\n\n    {key}\n\n")
+    else:
+        key, first = "YOUR_KEY", "Use the API key printed on the first start, or create one in the console.\n\n"
     sys.stdout.write(
         "\nSandbox mode: no FACECHECK_API_TOKEN is set, so searches run against the built-in simulator.\n"
-        f"Created tenant '{DEMO_TENANT}' with this API key (shown once, store it now):\n\n    {key}\n\n"
-        "Try it:\n\n"
-        f"    curl -s -H 'Authorization: {key}' -F images=@photo.jpg {base}/api/upload_pic\n\n"
+        f"{first}"
+        "A first search: upload a photo, then search with the id_search the upload answered:\n\n"
+        f"    curl -s -H 'Authorization: {key}' -F images=@photo.jpg {base}/api/upload_pic\n"
+        f"    curl -s -H 'Authorization: {key}' -H 'Content-Type: application/json' \\\n"
+        "         -d '{\"id_search\": \"ID_SEARCH_FROM_UPLOAD\", \"with_progress\": false, "
+        f"\"status_only\": false, \"demo\": false}}' {base}/api/search\n\n"
+        f"API reference: {base}/docs (or {base}/redoc)\n"
+        f"Admin console, signed in as operator (this link works once):\n\n    {base}/console/welcome/{link}\n\n"
     )
     sys.stdout.flush()
 
@@ -52,13 +79,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers > 1 and settings.sandbox_mode:
         sys.stderr.write("--workers above 1 needs a served upstream; the embedded sandbox is per process.\n")
         return 2
-    key: str | None = None
     if settings.sandbox_mode:
         key = with_tenants(settings, _first_start_demo)
+        _print_welcome(key, _sign_in_link(settings), args.host, args.port)
     else:
         upgrade(settings)
-    if key:
-        _print_welcome(key, args.host, args.port)
     # Before anything imports prometheus_client (the app does, in each worker): see multiprocess.py.
     with shared_metrics_dir(settings.prometheus_multiproc_dir, args.workers):
         uvicorn.run(

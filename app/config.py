@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
 
     log_level: str = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # `auto`: text for humans when stderr is an interactive terminal, JSON lines otherwise.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     # Observability. /metrics needs no key (operators scrape it); it carries no secret and only
     # bounded labels. Worker processes share metrics through files in PROMETHEUS_MULTIPROC_DIR:

@@ -3,6 +3,7 @@ tenant whose key and curl example are printed on first start."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -49,7 +50,6 @@ def test_first_start_prints_a_working_key_and_curl_example(tmp_path: Path) -> No
         if shutil.which("curl"):
             out = subprocess.run([*shlex.split(curl), "--max-time", "30"], capture_output=True, text=True,
                                  cwd=tmp_path, check=True).stdout
-            import json
             up = json.loads(out)
         else:  # the same request the curl line makes
             with photo.open("rb") as fh:
@@ -58,9 +58,26 @@ def test_first_start_prints_a_working_key_and_curl_example(tmp_path: Path) -> No
         validate_envelope(up)
         assert up["error"] is None and up["id_search"]
 
-        final = requests.post(f"{gateway.base_url}/api/search", headers={"Authorization": key}, timeout=30,
-                              json={"id_search": up["id_search"], "with_progress": False}).json()
+        # The printed search, with the id the upload answered (the curl line continues on the next one).
+        lines = log.splitlines()
+        at = next(i for i, line in enumerate(lines) if "/api/search" in line or line.rstrip().endswith("\\"))
+        search = " ".join(line.strip().rstrip("\\") for line in lines[at:at + 2])
+        search = search.replace("ID_SEARCH_FROM_UPLOAD", up["id_search"])
+        assert search.startswith("curl ") and search.endswith("/api/search"), search
+        args = shlex.split(search)
+        body = json.loads(args[args.index("-d") + 1])
+        final = requests.post(args[-1], headers={"Authorization": key}, json=body, timeout=30).json()
         assert final["progress"] == 100 and final["output"]["items"]
+        assert f"{gateway.base_url}/docs" in log
+
+        # The console link signs in once, as an operator, with an HttpOnly session cookie.
+        link = re.findall(r"(http://\S+/console/welcome/\S+)", log)
+        assert len(link) == 1, log
+        signed = requests.get(link[0], allow_redirects=False, timeout=30)
+        assert signed.status_code == 303 and "HttpOnly" in signed.headers["set-cookie"]
+        overview = requests.get(f"{gateway.base_url}/console", cookies=signed.cookies, timeout=30)
+        assert overview.status_code == 200 and "Overview" in overview.text
+        assert requests.get(link[0], allow_redirects=False, timeout=30).status_code == 401
     finally:
         gateway.terminate()
 

@@ -45,11 +45,6 @@ class ConsoleSessions:
         actor = Actor(ADMIN) if name == ADMIN else actor_for_key(await self._auth.principal(token, address), name)
         return await self._open(actor, SESSION), actor
 
-    async def create_link(self) -> str:
-        """A one-time sign-in link's token, for an operator (printed by `serve` on the embedded default)."""
-        async with self._db.transaction() as session:
-            await repo.expire_idle(session, LINK, self._clock.now() - self._link)
-        return await self._open(Actor(WELCOME_ACTOR), LINK)
 
     async def redeem(self, token: str, address: str) -> tuple[str, Actor]:
         """Trade a link's token for a session, once; a wrong or used token counts as a failed sign-in."""
@@ -97,14 +92,23 @@ class ConsoleSessions:
         return bool(presented) and hmac.compare_digest(self.csrf_token(session_id), presented or "")
 
     async def _open(self, actor: Actor, kind: str) -> str:
-        clear = secrets.token_urlsafe(32)
-        now = self._clock.now()
-        async with self._db.transaction() as session:
-            if kind == SESSION:
-                await repo.expire_idle(session, SESSION, now - self._idle)
-            await repo.add(session, ConsoleSession(
-                id_hash=_hash(clear), kind=kind, actor=actor.audit_name, tenant_id=actor.tenant_id,
-                tenant_name=actor.tenant_name, key_id=actor.key_id, scopes=",".join(sorted(actor.scopes)),
-                created_at=now, last_seen_at=now,
-            ))  # fmt: skip
-        return clear
+        return await _open(self._db, self._clock, actor, kind, self._idle)
+
+
+async def new_link(db: Database, clock: Clock, link_seconds: float) -> str:
+    """A one-time sign-in link's token for an operator (printed by `serve` on the embedded default)."""
+    return await _open(db, clock, Actor(WELCOME_ACTOR), LINK, timedelta(seconds=link_seconds))
+
+
+async def _open(db: Database, clock: Clock, actor: Actor, kind: str, lifetime: timedelta) -> str:
+    """A new row of `kind`; rows of that kind past `lifetime` are cleared on the way."""
+    clear = secrets.token_urlsafe(32)
+    now = clock.now()
+    async with db.transaction() as session:
+        await repo.expire_idle(session, kind, now - lifetime)
+        await repo.add(session, ConsoleSession(
+            id_hash=_hash(clear), kind=kind, actor=actor.audit_name, tenant_id=actor.tenant_id,
+            tenant_name=actor.tenant_name, key_id=actor.key_id, scopes=",".join(sorted(actor.scopes)),
+            created_at=now, last_seen_at=now,
+        ))  # fmt: skip
+    return clear

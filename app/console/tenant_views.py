@@ -51,14 +51,21 @@ async def _list(request: Request, c: ConsoleDep, who: Signed, q: str = "", statu
 async def create_tenant(request: Request, c: ConsoleDep, who: SignedDep) -> Response:
     form = await checked_form(request, c, who)
     values = {"name": text(form, "name"), **_limits(form)}
+    errors: dict[str, str] = {}
+    try:
+        TenantSettingsIn.model_validate({"name": values["name"]})
+    except ValidationError:
+        errors["name"] = "1-100 characters: letters, digits, '.', '_' or '-', starting with a letter or digit."
+    if not values["name"]:
+        errors["name"] = "Enter a name."
     try:
         limits = LimitsIn.model_validate({k: v for k, v in values.items() if k != "name"})
-        TenantSettingsIn.model_validate({"name": values["name"]})
-        if not values["name"]:
-            raise BadRequest("Enter a name.")
-        tenant = await c.service.create_tenant(who.actor, values["name"], limits)
     except ValidationError as exc:
-        return await _list(request, c, who, status=422, errors=_field_errors(exc), values=values)
+        errors.update(_field_errors(exc))
+    if errors:
+        return await _list(request, c, who, status=422, errors=errors, values=values)
+    try:
+        tenant = await c.service.create_tenant(who.actor, values["name"], limits)
     except (TenantExists, BadRequest) as exc:
         return await _list(request, c, who, status=exc.status_code, errors={"name": exc.message}, values=values)
     return redirect(f"{PATH}/tenants/{tenant.id}")

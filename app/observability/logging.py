@@ -47,7 +47,11 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, fmt: str) -> None:
+    """`fmt` "auto" is text on an interactive terminal (someone reading it) and JSON everywhere else
+    (a collector parsing it)."""
     handler = logging.StreamHandler(sys.stderr)
+    if fmt == "auto":
+        fmt = "text" if sys.stderr.isatty() else "json"
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
