@@ -1,0 +1,155 @@
+"""Console sign-in and sessions on both databases, in-process with a clock the test moves: what the
+cookie and the database hold, idle expiry, the brute-force brake, one-time links, keys that stop
+working, and every change audited with its actor."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from app.config import Settings
+from app.console.sessions import new_link
+from app.db import Database
+from app.db.migrate import upgrade
+from app.main import create_app
+from tests.tenants.conftest import ADMIN, AUTH, ManualClock
+
+IDLE = 600
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Console:
+    def __init__(self, client: TestClient, clock: ManualClock, settings: Settings) -> None:
+        self.client, self.clock, self.settings = client, clock, settings
+
+    def csrf(self, path: str) -> str:
+        found = CSRF.search(self.client.get(path).text)
+        assert found is not None, path
+        return found.group(1)
+
+    def sign_in(self, token: str) -> Any:
+        return self.client.post("/console/signin", data={"csrf": self.csrf("/console/signin"), "token": token},
+                                follow_redirects=False)
+
+    def rows(self, sql: str) -> list[Any]:
+        async def run() -> list[Any]:
+            db = Database(self.settings.effective_database_url)
+            try:
+                async with db.transaction() as session:
+                    return list((await session.execute(text(sql))).all())
+            finally:
+                await db.close()
+
+        return asyncio.run(run())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Console]:
+    url = request.getfixturevalue("postgres_db") if request.param == "postgres" else ""
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=url, admin_token=ADMIN,
+                        auth_failure_limit=5, console_idle_seconds=IDLE, log_level="WARNING")
+    upgrade(settings)
+    clock = ManualClock()
+    with TestClient(create_app(settings, clock=clock)) as client:
+        yield Console(client, clock, settings)
+
+
+def test_the_cookie_holds_a_random_id_and_the_database_only_its_hash(console: Console) -> None:
+    signed = console.sign_in(ADMIN)
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" not in cookie
+    session_id = console.client.cookies["fcg_console"]
+    stored = console.rows("SELECT id_hash, actor FROM console_sessions WHERE kind = 'session'")
+    assert len(stored) == 1 and stored[0][1] == "admin"
+    assert session_id not in str(stored) and ADMIN not in str(stored)
+    assert "Overview" in console.client.get("/console").text
+    # Behind https the cookie is Secure.
+    found = CSRF.search(console.client.get("https://testserver/console/signin").text)
+    assert found is not None
+    secure = console.client.post("https://testserver/console/signin", data={"csrf": found.group(1), "token": ADMIN},
+                                 follow_redirects=False)
+    assert "Secure" in secure.headers["set-cookie"]
+
+
+def test_a_session_ends_after_the_idle_timeout_and_on_sign_out(console: Console) -> None:
+    console.sign_in(ADMIN)
+    for _ in range(3):  # activity keeps it alive past the timeout in total
+        console.clock.advance(IDLE * 0.8)
+        assert console.client.get("/console", follow_redirects=False).status_code == 200
+    console.clock.advance(IDLE + 1)
+    gone = console.client.get("/console", follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"] == "/console/signin"
+    assert console.rows("SELECT id_hash FROM console_sessions WHERE kind = 'session'") == []
+
+    console.sign_in(ADMIN)
+    csrf = console.csrf("/console")
+    assert console.client.post("/console/signout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert console.client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_failed_sign_ins_count_toward_the_brake(console: Console) -> None:
+    for _ in range(5):
+        assert console.sign_in("wrong-token-" + "w" * 30).status_code == 401
+    braked = console.sign_in(ADMIN)
+    assert braked.status_code == 429 and "fcg_console=" not in braked.headers.get("set-cookie", "")
+    # The same brake as /admin: the address is refused there too.
+    assert console.client.get("/admin/tenants", headers=AUTH).status_code == 429
+
+
+def test_a_sign_in_link_works_once(console: Console) -> None:
+    token = asyncio.run(_link(console.settings, console.clock))
+    assert console.client.get(f"/console/welcome/{token}", follow_redirects=False).status_code == 303
+    assert "Overview" in console.client.get("/console").text
+    console.client.cookies.clear()
+    assert console.client.get(f"/console/welcome/{token}", follow_redirects=False).status_code == 401
+
+
+async def _link(settings: Settings, clock: ManualClock) -> str:
+    db = Database(settings.effective_database_url)
+    try:
+        return await new_link(db, clock, settings.console_link_seconds)
+    finally:
+        await db.close()
+
+
+def test_a_tenant_admin_key_that_stops_working_ends_its_session(console: Console) -> None:
+    tenant = console.client.post("/admin/tenants", headers=AUTH, json={"name": "team"}).json()
+    key = console.client.post(f"/admin/tenants/{tenant['id']}/keys", headers=AUTH,
+                              json={"scopes": ["admin", "info"]}).json()
+    assert console.sign_in(key["key"]).status_code == 303
+    page = console.client.get(f"/console/tenants/{tenant['id']}")
+    assert page.status_code == 200 and key["key"] not in page.text
+    # Its own tenant's keys, no wider than its own scopes; never the tenant's limits.
+    csrf = console.csrf(f"/console/tenants/{tenant['id']}")
+    wider = console.client.post(f"/console/tenants/{tenant['id']}/keys",
+                                data={"csrf": csrf, "scope_search": "on"})
+    assert wider.status_code == 403 and "scopes your own key has" in wider.text
+    limits = console.client.post(f"/console/tenants/{tenant['id']}/limits",
+                                 data={"csrf": csrf, "credits_per_month": "1"})
+    assert limits.status_code == 403
+
+    console.client.post(f"/admin/keys/{key['id']}/revoke", headers=AUTH)
+    assert console.client.get("/console/audit", follow_redirects=False).status_code == 303
+
+
+def test_console_changes_are_audited_with_their_actor(console: Console) -> None:
+    console.sign_in(ADMIN)
+    csrf = console.csrf("/console/tenants")
+    made = console.client.post("/console/tenants", data={"csrf": csrf, "name": "audited", "searches_per_day": "7"},
+                               follow_redirects=False)
+    assert made.status_code == 303
+    bad = console.client.post("/console/tenants", data={"csrf": csrf, "name": "bad name", "searches_per_day": "-1"})
+    assert bad.status_code == 422
+    assert 'id="e-name"' in bad.text and 'id="e-searches_per_day"' in bad.text
+    events = console.client.get("/admin/audit", headers=AUTH, params={"action": "admin.tenant.create"}).json()
+    [event] = events["events"]
+    assert event["actor"] == "admin"
+    assert event["detail"] == {"name": "audited", "searches_per_day": 7, "demo_only": False}
