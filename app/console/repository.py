@@ -40,12 +40,13 @@ async def expire_idle(session: AsyncSession, kind: str, before: datetime) -> Non
 
 
 async def key_works(session: AsyncSession, key_id: str, now: datetime) -> bool:
-    """The key is unrevoked, unexpired, still has the admin scope, and its tenant is active."""
-    stmt = (select(ApiKey.scopes, ApiKey.revoked_at, ApiKey.expires_at, Tenant.status)
-            .join(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.id == key_id))
+    """The key is unrevoked, unexpired, still has the admin scope, and its tenant (if it has one: an
+    operator key has none) is active."""
+    stmt = (select(ApiKey.scopes, ApiKey.revoked_at, ApiKey.expires_at, ApiKey.tenant_id, Tenant.status)
+            .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.id == key_id))
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
         return False
-    scopes, revoked_at, expires_at, status = row
-    return ("admin" in scopes.split(",") and revoked_at is None and status == "active"
+    scopes, revoked_at, expires_at, tenant_id, status = row
+    return ("admin" in scopes.split(",") and revoked_at is None and (tenant_id is None or status == "active")
             and (expires_at is None or expires_at > now))
