@@ -50,6 +50,12 @@ def require_tenant(actor: Actor, tenant_id: str) -> None:
         raise Forbidden("You may act on your own tenant only.")
 
 
+def require_tenant_ref(actor: Actor, tenant_ref: str) -> None:
+    """Before any lookup, so a tenant admin cannot tell another tenant that exists from one that does not."""
+    if not actor.is_operator and tenant_ref not in (actor.tenant_id, actor.tenant_name):
+        raise Forbidden("You may act on your own tenant only.")
+
+
 def audit_scope(actor: Actor, requested: str | None) -> str | None:
     """The tenant an audit query is limited to: whatever an operator asks, a tenant admin's own."""
     if actor.is_operator:

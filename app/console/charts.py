@@ -24,9 +24,10 @@ def usage_chart(rows: Sequence[UsageRow], title: str) -> Markup:
         'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
         f'<line x1="{PAD}" y1="{PAD + plot}" x2="{WIDTH - PAD}" y2="{PAD + plot}" class="axis"/>',
-        f'<text x="{PAD}" y="{PAD - 8}" class="scale">{top} credits</text>',
     ]
-    if not points:
+    if points:
+        parts.append(f'<text x="{PAD}" y="{PAD - 8}" class="scale">{top} credits</text>')
+    else:
         parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">No usage yet</text>')
     for i, (period, value) in enumerate(points):
         height = plot * value / top

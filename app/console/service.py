@@ -99,6 +99,7 @@ class ConsoleService:
                 if needle in t.name.lower()]
 
     async def tenant(self, actor: Actor, tenant_ref: str) -> TenantOut:
+        access.require_tenant_ref(actor, tenant_ref)
         tenant = await self._tenants.get_tenant(tenant_ref)
         access.require_tenant(actor, tenant.id)
         return tenant

@@ -35,6 +35,9 @@ def test_a_tenant_admin_is_kept_to_its_tenant_and_its_own_scopes() -> None:
         access.require_operator(TEAM)
     with pytest.raises(Forbidden):
         access.require_tenant(TEAM, "t2")
+    access.require_tenant_ref(TEAM, "team")
+    with pytest.raises(Forbidden):  # refused before any lookup: no telling which tenants exist
+        access.require_tenant_ref(TEAM, "no-such-tenant")
     with pytest.raises(Forbidden):
         access.audit_scope(TEAM, "t2")
     with pytest.raises(Forbidden):
