@@ -25,6 +25,8 @@ ACTIONS = {"/api/upload_pic": "upload", "/api/search": "search", "/api/delete_pi
 
 def action_for(scope: Scope) -> str:
     path: str = scope["path"]
+    if path.startswith("/console"):
+        return "console"
     return ACTIONS.get(path, "admin" if path.startswith("/admin") else "api")
 
 

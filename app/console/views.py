@@ -28,6 +28,7 @@ from app.console.web import (
     text,
 )
 from app.errors import Forbidden, InvalidToken, RateLimited
+from app.observability.context import note_error
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
 AuditFilters = Annotated[Filters, Depends(audit_filters)]
@@ -69,6 +70,7 @@ async def signin(request: Request, c: ConsoleDep) -> Response:
     try:
         session_id, _ = await c.sessions.sign_in(token, address(request, c.resources))
     except (InvalidToken, Forbidden, RateLimited) as exc:
+        note_error(exc.code)  # audited as a rejected console call
         message = exc.message if not isinstance(exc, InvalidToken) else "This token or key is not valid."
         return _signin_form(request, c, message, exc.status_code)
     response = redirect(PATH)
@@ -83,6 +85,7 @@ async def welcome(request: Request, c: ConsoleDep,
     try:
         session_id, _ = await c.sessions.redeem(token, address(request, c.resources))
     except (InvalidToken, RateLimited) as exc:
+        note_error(exc.code)
         return _signin_form(request, c, exc.message, exc.status_code)
     response = redirect(PATH)
     set_session(response, session_id, is_https(request, c.resources))

@@ -21,6 +21,7 @@ from app.console.sessions import ConsoleSessions
 from app.errors import Forbidden, GatewayError
 from app.lifespan import Resources
 from app.netaddr import client_ip, trusted
+from app.observability.context import note_error
 
 HERE = Path(__file__).parent
 COOKIE = "fcg_console"
@@ -139,7 +140,9 @@ def set_session(response: Response, session_id: str, secure: bool) -> None:
 
 
 def error_page(request: Request, exc: GatewayError) -> Response:
-    """A console request's GatewayError as a page, not a JSON body."""
+    """A console request's GatewayError as a page, not a JSON body; noted like any refusal, so the
+    audit log records it as a rejected console call."""
+    note_error(exc.code)
     response = templates.TemplateResponse(request, "error.html", {"actor": None, "csrf": "", "error": exc},
                                           status_code=exc.status_code)
     response.headers.update(HEADERS)

@@ -102,6 +102,10 @@ def test_failed_sign_ins_count_toward_the_brake(console: Console) -> None:
     assert braked.status_code == 429 and "fcg_console=" not in braked.headers.get("set-cookie", "")
     # The same brake as /admin: the address is refused there too.
     assert console.client.get("/admin/tenants", headers=AUTH).status_code == 429
+    console.clock.advance(120)  # past the brake's window
+    rejected = console.client.get("/admin/audit", headers=AUTH, params={"action": "console"}).json()["events"]
+    codes = [e["code"] for e in rejected]
+    assert codes.count("INVALID_TOKEN") == 5 and "RATE_LIMITED" in codes, codes
 
 
 def test_a_sign_in_link_works_once(console: Console) -> None:
