@@ -13,6 +13,11 @@ from starlette.responses import HTMLResponse
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 PREFIX = "/docs-assets"
+# The bundles reach for a few remote images (ReDoc's footer logo); the browser is told to load
+# nothing but the gateway's own files. Both pages start the bundle from an inline script.
+HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                                      "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                      "worker-src 'self' blob:; frame-ancestors 'none'"}
 
 
 def add_offline_docs(app: FastAPI) -> None:
@@ -21,15 +26,19 @@ def add_offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json", title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{PREFIX}/swagger-ui-bundle.js", swagger_css_url=f"{PREFIX}/swagger-ui.css",
             swagger_favicon_url=f"{PREFIX}/favicon.png",
         )  # fmt: skip
+        page.headers.update(HEADERS)
+        return page
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url="/openapi.json", title=f"{app.title} - ReDoc", redoc_js_url=f"{PREFIX}/redoc.standalone.js",
             redoc_favicon_url=f"{PREFIX}/favicon.png", with_google_fonts=False,
         )  # fmt: skip
+        page.headers.update(HEADERS)
+        return page

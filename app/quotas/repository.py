@@ -122,13 +122,17 @@ async def unsettled(session: AsyncSession, search_ids: set[str]) -> dict[str, st
 
 async def spend_by_tenant(session: AsyncSession, month: str, day: str) -> dict[str, tuple[int, int, int]]:
     """Every tenant's credits spent (held or committed) this month and today, and its searches in
-    flight, in one grouped query (the console's tenant list and overview)."""
+    flight (the console's tenant list and overview): two grouped queries, this month's rows only."""
     spent = Search.reservation.in_(_SPENT)
-    running = or_(Search.reservation.in_(_OPEN), Search.status.in_((SUBMITTING, SUBMITTED)))
-    stmt = select(
+    by_month = select(
         Search.tenant_id,
-        func.coalesce(func.sum(Search.credits_reserved).filter(spent, Search.reserved_month == month), 0),
+        func.coalesce(func.sum(Search.credits_reserved).filter(spent), 0),
         func.coalesce(func.sum(Search.credits_reserved).filter(spent, Search.reserved_day == day), 0),
-        func.count().filter(running),
-    ).group_by(Search.tenant_id)
-    return {str(t): (int(m), int(d), int(f)) for t, m, d, f in await session.execute(stmt)}
+    ).where(Search.reserved_month == month).group_by(Search.tenant_id)
+    running = or_(Search.reservation.in_(_OPEN), Search.status.in_((SUBMITTING, SUBMITTED)))
+    flying = select(Search.tenant_id, func.count()).where(running).group_by(Search.tenant_id)
+    out = {str(t): (int(m), int(d), 0) for t, m, d in await session.execute(by_month)}
+    for tenant_id, count in await session.execute(flying):
+        m, d, _ = out.get(str(tenant_id), (0, 0, 0))
+        out[str(tenant_id)] = (m, d, int(count))
+    return out
