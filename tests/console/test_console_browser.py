@@ -55,6 +55,10 @@ def test_operator_manages_a_tenant_and_its_key_end_to_end(page: Page, console_st
     page.get_by_role("button", name="Create key").click()
     key = page.locator("#new-key").inner_text().strip()
     assert key.startswith("fcg_")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key
     expect(page).to_have_url(tenant_url)  # the page's script points the address bar at the plain page
     page.reload()  # the key was shown once: the reloaded page is the plain tenant page
     expect(page.locator("#new-key")).to_have_count(0)
