@@ -157,3 +157,16 @@ def test_console_changes_are_audited_with_their_actor(console: Console) -> None:
     [event] = events["events"]
     assert event["actor"] == "admin"
     assert event["detail"] == {"name": "audited", "searches_per_day": 7, "demo_only": False}
+
+
+def test_a_session_is_shared_by_every_replica(console: Console) -> None:
+    """Another app on the same database (another replica) knows the session, and its end."""
+    console.sign_in(ADMIN)
+    cookie = console.client.cookies["fcg_console"]
+    with TestClient(create_app(console.settings, clock=console.clock)) as other:
+        other.cookies.set("fcg_console", cookie)
+        assert "Overview" in other.get("/console").text
+        found = CSRF.search(other.get("/console").text)
+        assert found is not None
+        assert other.post("/console/signout", data={"csrf": found.group(1)}, follow_redirects=False).status_code == 303
+    assert console.client.get("/console", follow_redirects=False).headers["location"] == "/console/signin"
