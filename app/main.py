@@ -15,8 +15,8 @@ from app.audit.router import router as audit_router
 from app.cache.router import router as cache_admin_router
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.console.routes import PREFIX as CONSOLE
-from app.console.routes import install as install_console
+from app.console.router import install as install_console
+from app.console.web import PATH as CONSOLE
 from app.console.web import error_page as console_error_page
 from app.docs_pages import add_offline_docs
 from app.errors import (

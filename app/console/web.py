@@ -1,25 +1,21 @@
-"""The console's plumbing for its views: templates, the session cookie, CSRF, and error pages."""
+"""The console's plumbing for its pages: templates, the session cookie, CSRF, and error pages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from app.audit import context as audit_call
-from app.audit.chain import chain_key
-from app.cache.purge import CachePurge
-from app.clock import Clock, SystemClock
+from app.config import Settings
 from app.console.access import Actor
-from app.console.service import ConsoleService
 from app.console.sessions import ConsoleSessions
 from app.errors import Forbidden, GatewayError
-from app.lifespan import Resources
 from app.netaddr import client_ip, trusted
 from app.observability.context import note_error
 
@@ -42,48 +38,21 @@ class Unsigned(Exception):
     """No valid session: the view answers with the sign-in page."""
 
 
-@dataclass(frozen=True)
-class Console:
-    resources: Resources
-    service: ConsoleService
-    sessions: ConsoleSessions
-
-
-def console(request: Request) -> Console:
-    """Built once per process from the shared resources (the lifespan's objects)."""
-    resources: Resources = request.app.state.resources
-    built: Console | None = getattr(request.app.state, "console", None)
-    if built is None or built.resources is not resources:
-        clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
-        settings = resources.settings
-        service = ConsoleService(resources.db, resources.tenants, resources.audit,
-                                 CachePurge(resources.db, resources.cache), resources.upstream_info, clock,
-                                 chain_key(settings.secret_bytes))
-        sessions = ConsoleSessions(resources.db, resources.auth, settings.secret_bytes, clock,
-                                   idle_seconds=settings.console_idle_seconds,
-                                   link_seconds=settings.console_link_seconds)
-        built = Console(resources, service, sessions)
-        request.app.state.console = built
-    return built
-
-
-ConsoleDep = Annotated[Console, Depends(console)]
-
-
-def address(request: Request, resources: Resources) -> str:
+def address(request: Request, settings: Settings) -> str:
+    """The caller's address as the audit middleware worked it out (so the brake and the log agree)."""
     facts = audit_call.current()
     if facts is not None:
         return facts.client_ip
     peer = request.client.host if request.client is not None else None
-    return client_ip(peer, request.headers.get("x-forwarded-for"), resources.settings.trusted_networks)
+    return client_ip(peer, request.headers.get("x-forwarded-for"), settings.trusted_networks)
 
 
-def is_https(request: Request, resources: Resources) -> bool:
+def is_https(request: Request, settings: Settings) -> bool:
     if request.url.scheme == "https":
         return True
     peer = request.client.host if request.client is not None else None
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return forwarded == "https" and trusted(peer, resources.settings.trusted_networks)
+    return forwarded == "https" and trusted(peer, settings.trusted_networks)
 
 
 @dataclass(frozen=True)
@@ -93,23 +62,11 @@ class Signed:
     csrf: str
 
 
-async def signed(request: Request, c: ConsoleDep) -> Signed:
-    session_id = request.cookies.get(COOKIE)
-    actor = await c.sessions.current(session_id)
-    if actor is None or session_id is None:
-        raise Unsigned()
-    audit_call.note_caller(actor.tenant_id, actor.key_id, actor.audit_name)
-    return Signed(actor, session_id, c.sessions.csrf_token(session_id))
-
-
-SignedDep = Annotated[Signed, Depends(signed)]
-
-
-async def checked_form(request: Request, c: Console, who: Signed) -> FormData:
+async def checked_form(request: Request, sessions: ConsoleSessions, who: Signed) -> FormData:
     """Every change comes from a console form carrying the session's CSRF token."""
     form = await request.form()
     token = form.get("csrf")
-    if not c.sessions.csrf_ok(who.session_id, token if isinstance(token, str) else None):
+    if not sessions.csrf_ok(who.session_id, token if isinstance(token, str) else None):
         raise Forbidden("This form was not sent from the console page (CSRF check failed). Reload and retry.")
     return form
 
