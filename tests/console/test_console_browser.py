@@ -127,6 +127,11 @@ def test_a_tenant_admin_sees_only_its_own_tenant(page: Page, console_stack: Stac
 
     sign_in(page, admin_key)
     expect(page.get_by_role("heading", name=own)).to_be_visible()  # no overview: straight to its tenant
+    # Keyboard first: Tab reaches "Skip to content", with a visible focus ring.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("[document.activeElement.textContent, getComputedStyle(document.activeElement)"
+                            ".outlineStyle]")
+    assert focused == ["Skip to content", "solid"], focused
     expect(page.get_by_role("heading", name="Limits")).to_have_count(0)
     for path in (f"/console/tenants/{other_id}", f"/console/tenants/{other}", "/console/tenants",
                  f"/console/audit?tenant_id={other_id}"):

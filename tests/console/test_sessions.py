@@ -170,3 +170,41 @@ def test_a_session_is_shared_by_every_replica(console: Console) -> None:
         assert found is not None
         assert other.post("/console/signout", data={"csrf": found.group(1)}, follow_redirects=False).status_code == 303
     assert console.client.get("/console", follow_redirects=False).headers["location"] == "/console/signin"
+
+
+def test_an_operator_rotates_a_key_changes_limits_suspends_and_deletes(console: Console) -> None:
+    console.sign_in(ADMIN)
+    tenant = console.client.post("/admin/tenants", headers=AUTH, json={"name": "ops"}).json()
+    key = console.client.post(f"/admin/tenants/{tenant['id']}/keys", headers=AUTH, json={}).json()
+    page = f"/console/tenants/{tenant['id']}"
+    csrf = console.csrf(page)
+
+    rotated = console.client.post(f"{page}/keys/{key['id']}/rotate", data={"csrf": csrf, "grace_seconds": "60"})
+    assert rotated.status_code == 201
+    new_key = re.search(r'id="new-key">([^<]+)<', rotated.text)
+    assert new_key is not None and new_key.group(1) != key["key"]
+    info = {"headers": {"Authorization": key["key"]}}
+    assert console.client.post("/api/info", **info).json().get("code") is None  # within its grace
+    console.clock.advance(61)
+    assert console.client.post("/api/info", **info).json()["code"] == "INVALID_TOKEN"
+
+    limits = console.client.post(f"{page}/limits", data={"csrf": csrf, "searches_per_day": "5"},
+                                 follow_redirects=False)
+    assert limits.status_code == 303
+    assert console.client.get(f"/admin/tenants/{tenant['id']}", headers=AUTH).json()["searches_per_day"] == 5
+    bad = console.client.post(f"{page}/limits", data={"csrf": csrf, "searches_per_day": "many"})
+    assert bad.status_code == 422 and 'id="e-searches_per_day"' in bad.text
+
+    assert console.client.post(f"{page}/suspend", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert console.client.get(f"/admin/tenants/{tenant['id']}", headers=AUTH).json()["status"] == "suspended"
+    assert console.client.post(f"{page}/resume", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+
+    wrong = console.client.post(f"{page}/delete", data={"csrf": csrf, "confirm": "not-ops"})
+    assert wrong.status_code == 400 and 'id="e-confirm"' in wrong.text
+    gone = console.client.post(f"{page}/delete", data={"csrf": csrf, "confirm": "ops"}, follow_redirects=False)
+    assert gone.status_code == 303
+    assert console.client.get(f"/admin/tenants/{tenant['id']}", headers=AUTH).status_code == 404
+    actions = [e["action"] for e in console.client.get("/admin/audit", headers=AUTH).json()["events"]]
+    for action in ("admin.key.rotate", "admin.tenant.update", "admin.tenant.suspend", "admin.tenant.resume",
+                   "admin.tenant.delete"):
+        assert action in actions
