@@ -182,10 +182,9 @@ async def audit(
 @router.get("/audit/export")
 async def audit_export(c: ConsoleDep, who: SignedDep, selection: AuditFilters,
                        format: ExportFormat = "jsonl") -> Response:
-    fmt = format
-    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return StreamingResponse(c.service.audit_export(who.actor, selection, fmt), media_type=media,
-                             headers={"Content-Disposition": f'attachment; filename="audit.{fmt}"',
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(c.service.audit_export(who.actor, selection, format), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="audit.{format}"',
                                       "Cache-Control": "no-store"})
 
 
