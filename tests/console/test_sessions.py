@@ -5,6 +5,7 @@ working, and every change audited with its actor."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +140,14 @@ def test_a_tenant_admin_key_that_stops_working_ends_its_session(console: Console
     limits = console.client.post(f"/console/tenants/{tenant['id']}/limits",
                                  data={"csrf": csrf, "credits_per_month": "1"})
     assert limits.status_code == 403
+
+    # Its own audit events only, in the export too.
+    console.client.post("/admin/tenants", headers=AUTH, json={"name": "elsewhere"})
+    lines = console.client.get("/console/audit/export", params={"format": "jsonl"}).text.splitlines()
+    assert lines and {json.loads(line)["tenant_id"] for line in lines} == {tenant["id"]}
+    csv_head = console.client.get("/console/audit/export", params={"format": "csv"}).text.splitlines()[0]
+    assert csv_head.startswith("seq,time,event_id,action")
+    assert console.client.get("/console/audit/export", params={"tenant_id": "other"}).status_code == 403
 
     console.client.post(f"/admin/keys/{key['id']}/revoke", headers=AUTH)
     assert console.client.get("/console/audit", follow_redirects=False).status_code == 303
