@@ -22,6 +22,7 @@ from app.cache.store import CacheStore, MemoryCacheStore
 from app.clock import Clock
 from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
+from app.facecheck import ledger
 from app.facecheck.lifecycle import SearchLifecycle
 from app.facecheck.service import SearchService
 from app.facecheck.shared import SharedSearches
@@ -108,7 +109,7 @@ def build_auth(
     limit, window = settings.auth_failure_limit, settings.auth_failure_window_seconds
     throttle: AuthThrottle = (RedisThrottle(redis, settings.redis_key_prefix, limit, window) if redis is not None
                               else MemoryThrottle(clock, limit, window))
-    tenants = TenantService(db, settings.secret_bytes, clock, cache.changed)
+    tenants = TenantService(db, settings.secret_bytes, clock, ledger, cache.changed)
     admin = settings.admin_token.get_secret_value() if settings.admin_token else None
     auth = Authenticator(tenants.keys, cache, throttle, settings.secret_bytes, clock, admin)
     return tenants, auth, cache
@@ -121,7 +122,9 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     upstream = UpstreamClient(http, token)
     info = UpstreamInfo(upstream, clock, settings.info_cache_seconds)
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
-    quotas = QuotaService(store, db, settings, clock, info.balance)
+    quotas = QuotaService(store, db, ledger, clock, info.balance, credit_cost=settings.search_credit_cost,
+                          fail_mode=settings.quota_fail_mode,
+                          max_concurrent_searches=settings.upstream_max_concurrent_searches)
     audit = AuditWriter(db, Spool(settings.spool_dir), chain_key(settings.secret_bytes), clock,
                         postgres=not settings.is_sqlite, retention_days=settings.audit_retention_days,
                         replay_interval=settings.audit_replay_interval_seconds)

@@ -10,12 +10,12 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.audit.commands import audited
-from app.cache.purge import CachePurge
 from app.cache.redis_store import RedisCacheStore
 from app.cache.service import ResultCache
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
+from app.facecheck.purge import CachePurge
 from app.tenants.commands import print_json
 
 

@@ -10,17 +10,15 @@ asks upstream directly, as before coalescing existed.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import orjson
 
 from app.cache.store import CacheStore
 from app.clock import Clock
 from app.config import Settings
-from app.quotas.storage import StoreUnavailable
-from app.upstream.client import UpstreamClient, wait_on_upstream
+from app.store_errors import StoreUnavailable
+from app.upstream.client import Body, UpstreamClient, wait_on_upstream
 
-Body = dict[str, Any]
 _WAIT_STEP = 0.05
 
 

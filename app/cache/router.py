@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from app.cache.purge import CachePurge, Purged
 from app.deps import Admin, ResourcesDep
+from app.facecheck.purge import CachePurge, Purged
 from app.openapi import ADMIN_ERRORS
 from app.tenants.schemas import TENANT_NAME_PATTERN
 

@@ -17,7 +17,7 @@ import orjson
 from app.cache.store import CacheStore
 from app.config import Settings
 from app.errors import ServiceUnavailable
-from app.quotas.storage import StoreUnavailable
+from app.store_errors import StoreUnavailable
 
 log = logging.getLogger("facecheck_gateway.cache")
 

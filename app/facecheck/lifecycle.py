@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from app.audit import events as audit_events
 from app.audit.writer import AuditWriter
 from app.cache.poller import CoalescedPoller
 from app.cache.service import COALESCED, MISS, Entry, Outcome, ResultCache
@@ -27,25 +26,15 @@ from app.clock import Clock
 from app.config import Settings
 from app.db import Database
 from app.errors import GatewayError, error_code
+from app.facecheck import audit_events
 from app.facecheck import repository as repo
-from app.facecheck.models import (
-    COMMITTED,
-    FAILED,
-    FINISHED,
-    PENDING,
-    REFUNDED,
-    SUBMITTED,
-    SUBMITTING,
-    UPLOADED,
-    Search,
-)
+from app.facecheck.models import FAILED, FINISHED, SUBMITTED, SUBMITTING, UPLOADED, Search
 from app.observability import metrics
-from app.quotas.policy import Limits
+from app.quotas.policy import COMMITTED, PENDING, REFUNDED, Limits
 from app.quotas.service import QuotaService
 from app.tenants import repository as tenant_repo
-from app.upstream.client import UpstreamClient, raise_in_band
+from app.upstream.client import Body, UpstreamClient, raise_in_band
 
-Body = dict[str, Any]
 log = logging.getLogger("facecheck_gateway.searches")
 
 
@@ -226,7 +215,7 @@ class SearchLifecycle:
         search.status = status
         if moved:  # however many polls saw the end, one of them moved the row: count that one
             tenant = await self.tenant_name(search.tenant_id)
-            metrics.search_ended(tenant, status, bool(search.demo), search.credits_reserved)
+            metrics.search_ended(tenant, status == FINISHED, bool(search.demo), search.credits_reserved)
             await self._after_end(search, body if status == FINISHED else None)
 
     async def _after_end(self, search: Search, final: Body | None) -> None:

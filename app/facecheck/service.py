@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
 
 from app.audit import context as audit_call
-from app.audit import events as audit_events
 from app.cache.service import COALESCED
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
 from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, PurposeRequired, SearchConflict, UpstreamUnavailable
+from app.facecheck import audit_events
 from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
 from app.facecheck.lifecycle import Answer, is_final
@@ -28,12 +27,10 @@ from app.facecheck.models import SUBMITTING, UPLOADED, Search
 from app.facecheck.schemas import ID_SEARCH, SearchRequest
 from app.facecheck.shared import SharedSearches
 from app.observability import context, metrics
-from app.quotas.storage import StoreUnavailable
+from app.store_errors import StoreUnavailable
 from app.tenants.schemas import Principal
-from app.upstream.client import UpstreamClient, raise_in_band
+from app.upstream.client import Body, ImageFile, UpstreamClient, raise_in_band
 from app.upstream.info import UpstreamInfo
-
-Body = dict[str, Any]
 
 
 def new_search_id() -> str:
@@ -70,7 +67,8 @@ class SearchService:
         existing = await self._owned(principal, id_search) if id_search else None
         if existing is not None and existing.status != UPLOADED:
             raise SearchConflict()
-        body = await self._upstream.upload_pic(images, existing.upstream_id if existing else None)
+        files = [ImageFile(img.data, img.content_type, img.extension) for img in images]
+        body = await self._upstream.upload_pic(files, existing.upstream_id if existing else None)
         raise_in_band(body, id_search)
         upstream_id = body.get("id_search")
         if not isinstance(upstream_id, str) or not upstream_id:

@@ -17,22 +17,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import events as audit_events
 from app.cache.keys import OFF, cache_key, effective_scope, scope_name
 from app.cache.service import COALESCED, HIT, Entry
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
 from app.errors import UpstreamError
+from app.facecheck import audit_events
 from app.facecheck import repository as repo
 from app.facecheck.lifecycle import Answer, SearchLifecycle, is_final
-from app.facecheck.models import COMMITTED, FAILED, FINISHED, PENDING, SUBMITTED, SUBMITTING, UPLOADED, Search
+from app.facecheck.models import FAILED, FINISHED, SUBMITTED, SUBMITTING, UPLOADED, Search
 from app.observability import metrics
-from app.quotas.policy import Limits
+from app.quotas.policy import COMMITTED, PENDING, Limits
 from app.tenants.schemas import Principal
-from app.upstream.client import wait_on_upstream
+from app.upstream.client import Body, wait_on_upstream
 
-Body = dict[str, Any]
 LEADER_FAILED = "The identical search this one was attached to failed upstream."
 _WAITING: Body = {"message": "Waiting in queue. Position: 1", "progress": 0}
 

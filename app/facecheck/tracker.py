@@ -19,7 +19,7 @@ from app.errors import GatewayError
 from app.facecheck import repository as repo
 from app.facecheck.shared import SharedSearches
 from app.observability import metrics
-from app.quotas.storage import StoreUnavailable
+from app.store_errors import StoreUnavailable
 
 log = logging.getLogger("facecheck_gateway.tracker")
 

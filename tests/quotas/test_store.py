@@ -40,7 +40,8 @@ from app.quotas.policy import (
     seconds_to_next_month,
 )
 from app.quotas.redis_store import RedisStore
-from app.quotas.storage import QuotaStore, StoreUnavailable
+from app.quotas.storage import QuotaStore
+from app.store_errors import StoreUnavailable
 from tests.fixtures.services import RedisServer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from app.facecheck.models import COMMITTED, FINISHED, HELD, REFUNDED, SUBMITTED, Search
+from app.facecheck.models import FINISHED, SUBMITTED, Search
+from app.quotas.policy import COMMITTED, HELD, REFUNDED
 from tests.tenants.conftest import Gateway
 
 RUN = 0

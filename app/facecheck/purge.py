@@ -1,4 +1,4 @@
-"""Operator purges: one search's cached result, a tenant's, or everything. The admin API and the
+"""Operator purges of the result cache: one search's cached result, a tenant's, or everything. The admin API and the
 command line both call this."""
 
 from __future__ import annotations
