@@ -28,7 +28,7 @@ async def snapshot(session: AsyncSession, month: str, day: str) -> Snapshot:
         .group_by(Search.tenant_id)
     )
     # Pending intents are left out: their requests verify their grant after recording it (see
-    # SearchLifecycle.try_submit), so one lost with the old counters is checked again, not assumed.
+    # SearchLifecycle.reserve_claimed), so one lost with the old counters is checked again, not assumed.
     held = await session.execute(
         select(Search.id, Search.tenant_id, Search.credits_reserved, Search.reserved_month, Search.reserved_day)
         .where(Search.reservation == HELD)

@@ -13,6 +13,12 @@ from datetime import UTC, datetime, timedelta
 # flight) until upstream finishes (committed) or fails (refunded).
 PENDING, HELD, COMMITTED, REFUNDED = "pending", "held", "committed", "refunded"
 
+
+def credit_cost(price: int, demo: bool) -> int:
+    """What a search costs: a demo search costs nothing, whatever the price."""
+    return 0 if demo else price
+
+
 # Rejection codes, in the order the reserve check applies them.
 CONCURRENCY_LIMIT = "CONCURRENCY_LIMIT"
 DAILY_LIMIT = "DAILY_LIMIT"

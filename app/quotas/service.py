@@ -45,6 +45,7 @@ from app.quotas.policy import (
     Reservation,
     Snapshot,
     Usage,
+    credit_cost,
     day_of,
     month_of,
 )
@@ -95,7 +96,7 @@ class QuotaService:
         clock: Clock,
         balance_source: Callable[[], Awaitable[int]],
         *,
-        credit_cost: int,
+        search_price: int,
         fail_mode: Literal["open", "closed"],
         max_concurrent_searches: int,
     ) -> None:
@@ -104,7 +105,7 @@ class QuotaService:
         self._ledger = ledger
         self._clock = clock
         self._balance_source = balance_source
-        self._credit_cost = credit_cost
+        self._search_price = search_price
         self._fail_mode = fail_mode
         self._global = GlobalLimits(max_concurrent_searches)
         self._owner = secrets.token_hex(8)
@@ -113,7 +114,7 @@ class QuotaService:
 
     def reservation(self, search_id: str, tenant_id: str, demo: bool) -> Reservation:
         now = self._clock.now()
-        cost = 0 if demo else self._credit_cost
+        cost = credit_cost(self._search_price, demo)
         return Reservation(search_id, tenant_id, cost, month_of(now), day_of(now))
 
     async def check_rate(self, tenant_id: str, limits: Limits, key_id: str, key_rpm: int | None) -> dict[str, str]:
