@@ -24,6 +24,7 @@ from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
 from app.facecheck import ledger
 from app.facecheck.lifecycle import SearchLifecycle
+from app.facecheck.purge import CachePurge
 from app.facecheck.service import SearchService, SearchSettings
 from app.facecheck.sharing import SearchSharing, SharingSettings
 from app.facecheck.tracker import Tracker
@@ -55,6 +56,7 @@ class Resources:
     upstream_info: UpstreamInfo
     quotas: QuotaService
     cache: ResultCache
+    purge: CachePurge
     searches: SearchService
     audit: AuditWriter
     tracker: Tracker
@@ -130,7 +132,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
                         replay_interval=settings.audit_replay_interval_seconds)
     cache_store: CacheStore = (RedisCacheStore(redis, settings.redis_key_prefix) if redis is not None
                                else MemoryCacheStore(clock))
-    cache = ResultCache(cache_store, settings)
+    cache = ResultCache(cache_store, settings.cache_ttl_seconds)
     status_checks = StatusChecks(cache_store, upstream, clock, poll_interval=settings.upstream_poll_interval_seconds,
                                  upstream_timeout=settings.upstream_timeout_seconds)
     lifecycle = SearchLifecycle(db, upstream, quotas, status_checks, cache, audit, clock,
@@ -153,6 +155,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         upstream_info=info,
         quotas=quotas,
         cache=cache,
+        purge=CachePurge(db, cache),
         searches=SearchService(db, upstream, sharing, info, quotas, audit, clock, SearchSettings(
             settings.search_credit_cost, settings.search_wait_seconds, settings.upstream_poll_interval_seconds)),
         tracker=Tracker(db, lifecycle, sharing, quotas, clock, interval=settings.tracker_interval_seconds,

@@ -123,7 +123,7 @@ CREDITS_CHARGED = _counter("credits_charged_total", "Reserved credits committed 
 CREDITS_REFUNDED = _counter("credits_refunded_total", "Reserved credits given back after a failure.", ("tenant",))
 QUOTA_REJECTIONS = _counter("quota_rejections_total", "Requests refused by a limit or budget.", ("tenant", "code"))
 
-# -- result cache (app/cache, app/facecheck/shared.py) ----------------------------------------------
+# -- result cache (app/cache, app/facecheck/sharing.py)---------------------------------------------
 CACHE_HITS = _counter("cache_hits_total", "Searches answered from the result cache.", ("tenant",))
 CACHE_MISSES = _counter("cache_misses_total", "Searches the cache could not answer.", ("tenant",))
 CACHE_COALESCED = _counter(
