@@ -8,10 +8,10 @@ searches; settling is idempotent, so a brief overlap during a lease hand-over co
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable
 
+from app.background import Background
 from app.clock import Clock
 from app.db import Database
 from app.errors import GatewayError
@@ -35,17 +35,14 @@ class Tracker:
         self._interval = interval
         self._balance_every = balance_every
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("search-tracker")
         self._balance_at = float("-inf")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="search-tracker")
+        self._background.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _run(self) -> None:
         while True:

@@ -1,4 +1,4 @@
-"""Tenant lifecycle and usage reports; key lifecycle lives in key_service.py, reached as `.keys`.
+"""Tenant lifecycle and usage reports; key lifecycle lives in key_lifecycle.py, reached as `.keys`.
 
 The command line and the admin API both call this one service.
 """
@@ -17,7 +17,8 @@ from app.db import Database
 from app.errors import BadRequest, GatewayError
 from app.quotas.policy import day_of, month_of
 from app.tenants import repository as repo
-from app.tenants.key_service import KeyService, existing_tenant, new_id, no_change
+from app.tenants.key_lifecycle import KeyService
+from app.tenants.lookup import existing_tenant, new_id, no_change
 from app.tenants.models import Tenant
 from app.tenants.schemas import TENANT_NAME_PATTERN, LimitsIn, TenantOut, TenantSettingsIn, UsageReport, UsageRow
 
