@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.pytest_services", "tests.fixtures.stack"]
+pytest_plugins = ["tests.fixtures.pytest_services", "tests.fixtures.stack", "tests.fixtures.replicas"]

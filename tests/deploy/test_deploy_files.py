@@ -19,7 +19,7 @@ import yaml
 
 from app.config import Settings
 from tests.fixtures.processes import PROJECT_ROOT
-from tests.observability.scrape import DASHBOARD, dashboard_queries
+from tests.fixtures.scrape import DASHBOARD, dashboard_queries
 
 DEPLOY = PROJECT_ROOT / "deploy"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.facecheck.models import FINISHED, SUBMITTED, Search
 from app.quotas.policy import COMMITTED, HELD, REFUNDED
-from tests.tenants.conftest import Gateway
+from tests.fixtures.admin_gateway import Gateway
 
 RUN = 0
 
