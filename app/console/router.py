@@ -17,7 +17,6 @@ from app.audit.chain import chain_key
 from app.audit.repository import Filters
 from app.audit.router import filters as audit_filters
 from app.audit.service import ExportFormat
-from app.cache.purge import CachePurge
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.console import forms, widgets
@@ -39,8 +38,9 @@ from app.console.web import (
     set_session,
     text,
 )
+from app.db import Database
+from app.deps import AuditDep, AuthDep, CachePurgeDep, DatabaseDep, SettingsDep, TenantsDep, UpstreamInfoDep
 from app.errors import BadRequest, Forbidden, GatewayError, InvalidToken, RateLimited
-from app.lifespan import Resources
 from app.observability.context import note_error
 from app.tenants.schemas import TENANT_NAME_PATTERN, TenantSettingsIn
 from app.tenants.service import TenantBusy, TenantExists
@@ -53,26 +53,22 @@ AuditFilters = Annotated[Filters, Depends(audit_filters)]
 
 @dataclass(frozen=True)
 class Console:
-    resources: Resources
     settings: Settings
     service: ConsoleService
     sessions: ConsoleSessions
+    db: Database  # which lifespan's objects these are
 
 
-async def console(request: Request) -> Console:
+async def console(request: Request, settings: SettingsDep, db: DatabaseDep, tenants: TenantsDep, audit: AuditDep,
+                  purge: CachePurgeDep, upstream: UpstreamInfoDep, auth: AuthDep) -> Console:
     """Built once per process from the objects the lifespan made."""
-    resources: Resources = request.app.state.resources
     built: Console | None = getattr(request.app.state, "console", None)
-    if built is None or built.resources is not resources:
+    if built is None or built.db is not db:
         clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
-        settings = resources.settings
-        service = ConsoleService(resources.db, resources.tenants, resources.audit,
-                                 CachePurge(resources.db, resources.cache), resources.upstream_info, clock,
-                                 chain_key(settings.secret_bytes))
-        sessions = ConsoleSessions(resources.db, resources.auth, settings.secret_bytes, clock,
-                                   idle_seconds=settings.console_idle_seconds,
+        service = ConsoleService(db, tenants, audit, purge, upstream, clock, chain_key(settings.secret_bytes))
+        sessions = ConsoleSessions(db, auth, settings.secret_bytes, clock, idle_seconds=settings.console_idle_seconds,
                                    link_seconds=settings.console_link_seconds)
-        built = Console(resources, settings, service, sessions)
+        built = Console(settings, service, sessions, db)
         request.app.state.console = built
     return built
 
@@ -107,8 +103,8 @@ async def home(request: Request, c: ConsoleDep, who: SignedDep) -> Response:
     if not who.actor.is_operator:
         return redirect(f"{PATH}/tenants/{who.actor.tenant_id}")
     overview = await c.service.overview(who.actor)
-    overview.circuit = widgets.circuit_state(c.resources)
-    overview.ledger_drift = widgets.ledger_drift(c.resources)
+    overview.circuit = widgets.circuit_state(request.app.state)
+    overview.ledger_drift = widgets.ledger_drift(request.app.state)
     return render(request, "overview.html", who, overview=overview)
 
 

@@ -13,13 +13,13 @@ from app.audit.chain import ChainBreak
 from app.audit.repository import Filters
 from app.audit.service import ExportFormat
 from app.audit.writer import AuditWriter
-from app.cache.purge import CachePurge, Purged
 from app.clock import Clock
 from app.console import access
 from app.console.access import Actor
 from app.db import Database
 from app.errors import BadRequest, GatewayError, NotFound
-from app.quotas import repository as quota_repo
+from app.facecheck import ledger
+from app.facecheck.purge import CachePurge, Purged
 from app.quotas.policy import day_of, month_of
 from app.tenants.schemas import CreatedKey, KeyOut, LimitsIn, RotatedKey, TenantOut, TenantSettingsIn, UsageReport
 from app.tenants.service import TenantService
@@ -93,7 +93,7 @@ class ConsoleService:
         access.require_operator(actor)
         now = self._clock.now()
         async with self._db.transaction() as session:
-            spend = await quota_repo.spend_by_tenant(session, month_of(now), day_of(now))
+            spend = await ledger.spend_by_tenant(session, month_of(now), day_of(now))
         needle = search.strip().lower()
         return [TenantRow(t, *spend.get(t.id, (0, 0, 0))) for t in await self._tenants.list_tenants()
                 if needle in t.name.lower()]

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.fixtures.browser import Outside
+from tests.fixtures.images import make_image
 from tests.fixtures.processes import start_gateway
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import ADMIN_TOKEN, Stack
-from tests.images import make_image
 
 IDLE_SECONDS = 2
 

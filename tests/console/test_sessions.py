@@ -20,7 +20,8 @@ from app.console.sessions import new_link
 from app.db import Database
 from app.db.migrate import upgrade
 from app.main import create_app
-from tests.tenants.conftest import ADMIN, AUTH, ManualClock
+from tests.fixtures.admin_gateway import ADMIN, AUTH
+from tests.fixtures.clock import ManualClock
 
 IDLE = 600
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
