@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(26 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(40_000_000, gt=0)
     min_image_side: int = Field(16, ge=1)
+    # Memory one image may take once decoded (width x height x bytes per pixel; a JPEG counts at the
+    # 1/8 scale it is checked at), and how many images one process decodes at once.
+    max_decoded_image_bytes: int = Field(96 * 1024 * 1024, gt=0)
+    image_decode_concurrency: int = Field(2, ge=1)
+    # Limits applied as bytes arrive: every request header together (names and values), and how long
+    # a request body may pause between two chunks before the call is cut (REQUEST_TIMEOUT).
+    max_header_bytes: int = Field(32 * 1024, ge=1024)
+    body_timeout_seconds: float = Field(30.0, gt=0)
 
     # Audit log. Spool: where events wait (fsync'd) while the database cannot take them; empty =
     # DATA_DIR/audit-spool. Result URLs are stored only when asked for. Retention 0 = keep forever

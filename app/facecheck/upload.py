@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
+import anyio
 import anyio.to_thread
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -11,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from app.config import Settings
 from app.errors import BadRequest, NoImages, PayloadTooLarge, TooManyImages, UnsupportedMediaType
-from app.facecheck.images import CheckedImage, ImageLimits, check_images
+from app.facecheck.images import CheckedImage, ImageLimits, check_image
 
 MAX_IMAGES = 3
 # Values some clients send for "no id": Python drops the part, Node sends "", others worse.
@@ -22,6 +24,13 @@ _NO_ID = frozenset({"", "null", "none", "undefined"})
 class Upload:
     images: list[CheckedImage]
     id_search: str | None
+
+
+@cache
+def _decode_gate(concurrency: int) -> anyio.CapacityLimiter:
+    """How many images this process decodes at once, whatever the number of uploads: each decode
+    may hold up to MAX_DECODED_IMAGE_BYTES. Made on first use, inside the running event loop."""
+    return anyio.CapacityLimiter(concurrency)
 
 
 async def read_upload(request: Request, settings: Settings) -> Upload:
@@ -50,7 +59,10 @@ async def read_upload(request: Request, settings: Settings) -> Upload:
         if detail.startswith("Too many files"):
             raise TooManyImages() from exc
         raise BadRequest(f"Malformed multipart body: {detail}") from exc
-    limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.min_image_side)
-    images = await anyio.to_thread.run_sync(check_images, datas, limits)
+    limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.min_image_side,
+                         settings.max_decoded_image_bytes)
+    gate = _decode_gate(settings.image_decode_concurrency)
+    images = [await anyio.to_thread.run_sync(check_image, data, i, limits, limiter=gate)
+              for i, data in enumerate(datas, start=1)]
     id_search = raw_id.strip() if isinstance(raw_id, str) else None
     return Upload(images, None if id_search is None or id_search.lower() in _NO_ID else id_search)
