@@ -50,8 +50,18 @@ async def export(db: Database, filters: Filters, fmt: ExportFormat) -> AsyncIter
                 yield _csv_line([_cell(out[c]) for c in EXPORT_COLUMNS])
 
 
+# A spreadsheet opening the CSV would run a cell starting with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
-    return orjson.dumps(value).decode() if isinstance(value, list | dict) else value
+    """One CSV cell: lists and objects as JSON, and text that a spreadsheet would read as a formula
+    prefixed with `'` (shown as text). JSON lines keep every value exact."""
+    if isinstance(value, list | dict):
+        value = orjson.dumps(value).decode()
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _csv_line(values: list[Any]) -> bytes:
