@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     cache_scope: Literal["tenant", "global", "off"] = "tenant"
     # Credits a search answered from the cache costs its tenant (0: free).
     cache_hit_credit_cost: int = Field(0, ge=0)
+    # Bytes the in-process result cache (embedded mode) may hold; least recently used results go
+    # first. With Redis, bound its memory with Redis's own `maxmemory`.
+    cache_max_bytes: int = Field(64 * 1024 * 1024, ge=0)
     # Delete each input image upstream (delete_pic) once its search has finished or failed.
     delete_inputs_after_search: bool = False
 

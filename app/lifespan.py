@@ -126,7 +126,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
                         postgres=not settings.is_sqlite, retention_days=settings.audit_retention_days,
                         replay_interval=settings.audit_replay_interval_seconds)
     cache_store: CacheStore = (RedisCacheStore(redis, settings.redis_key_prefix) if redis is not None
-                               else MemoryCacheStore(clock))
+                               else MemoryCacheStore(clock, settings.cache_max_bytes))
     cache = ResultCache(cache_store, settings)
     poller = CoalescedPoller(cache_store, upstream, settings, clock)
     lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock, cache, poller, audit)
