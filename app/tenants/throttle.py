@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 from importlib.resources import files
+from itertools import islice
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -15,6 +16,8 @@ from redis.asyncio import Redis
 from app.clock import Clock
 
 log = logging.getLogger("facecheck_gateway.tenants")
+# Addresses the in-process brake remembers at most (each a few hundred bytes).
+MAX_ADDRESSES = 10_000
 
 
 class AuthThrottle(Protocol):
@@ -41,8 +44,11 @@ class MemoryThrottle:
 
     async def failed(self, address: str) -> bool:
         now = self._clock.monotonic()
-        if len(self._counts) > 10_000:
+        if len(self._counts) >= MAX_ADDRESSES:
             self._counts = {a: v for a, v in self._counts.items() if v[1] > now}
+            # A flood of live addresses: the oldest tenth go, so the sweep runs once per many calls.
+            for oldest in list(islice(self._counts, max(0, len(self._counts) - MAX_ADDRESSES * 9 // 10))):
+                del self._counts[oldest]
         count, ends = self._counts.get(address, (0, 0.0))
         if ends <= now:
             count, ends = 0, now + self._window
