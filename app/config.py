@@ -172,13 +172,30 @@ class Settings(BaseSettings):
         return path.read_text(encoding="ascii").strip().encode()
 
     def startup_problems(self) -> list[str]:
-        """Reasons to refuse to start; production (a real upstream token) needs a strong secret."""
+        """Reasons to refuse to start: a weak GATEWAY_SECRET or ADMIN_TOKEN wherever one is set, and
+        either one missing in production (a real upstream token)."""
         problems: list[str] = []
-        if not self.sandbox_mode:
-            secret = self.gateway_secret.get_secret_value() if self.gateway_secret else ""
-            if len(secret) < 32:
-                problems.append("GATEWAY_SECRET must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
-            admin = self.admin_token.get_secret_value() if self.admin_token else ""
-            if len(admin) < 32:
-                problems.append("ADMIN_TOKEN must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
+        for name, value in (("GATEWAY_SECRET", self.gateway_secret), ("ADMIN_TOKEN", self.admin_token)):
+            if value is None:
+                if not self.sandbox_mode:
+                    problems.append(f"{name} must be set when FACECHECK_API_TOKEN is set; {GENERATE_HINT}")
+            elif (weakness := secret_weakness(value.get_secret_value())) is not None:
+                problems.append(f"{name} is too weak ({weakness}); {GENERATE_HINT}")
         return problems
+
+
+MIN_SECRET_LENGTH = 32
+GENERATE_HINT = (f"use at least {MIN_SECRET_LENGTH} random characters, for example the output of "
+                 "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why a configured secret is too weak to trust, or None. Length alone is not enough: 32 times
+    the same letter is long. Random tokens (hex, base64) have many distinct characters and none
+    that dominates."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"{len(value)} characters; at least {MIN_SECRET_LENGTH} are needed"
+    most = max(value.count(c) for c in set(value))
+    if len(set(value)) < 10 or most * 4 > len(value):
+        return "too little variety: a few characters repeated"
+    return None

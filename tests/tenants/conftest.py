@@ -18,7 +18,7 @@ from app.lifespan import Resources
 from app.main import create_app
 from tests.quotas.conftest import start_replicas
 
-ADMIN = "in-process-admin-token-" + "x" * 32
+ADMIN = "in-process-admin-token-Mw4Qz8Tr1Xk6Bn3Vh9Lp2Jc7Fd5Gs0"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
