@@ -154,7 +154,8 @@ def test_unexpected_request_shapes_do_not_500(stack: Stack, key: str) -> None:
 def test_id_search_sent_as_a_file_part_is_read_as_the_field(stack: Stack, key: str) -> None:
     first = upload(stack, key, make_image(11))
     before = stack.stats()
-    files = [*_files(("b.jpg", make_image(12))), ("id_search", ("id_search", first["id_search"].encode(), "text/plain"))]
+    id_part = ("id_search", ("id_search", first["id_search"].encode(), "text/plain"))
+    files = [*_files(("b.jpg", make_image(12))), id_part]
     appended = stack.post("/api/upload_pic", key, files=files).json()
     assert appended["error"] is None, appended
     assert appended["id_search"] == first["id_search"] and len(appended["input"]) == 2  # not a new search
