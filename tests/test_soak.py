@@ -1,6 +1,8 @@
 """A short soak of the embedded default: several clients of three tenants upload, search, poll,
-ask for info and make mistakes over a fixed set of photos. The gateway's resident memory must level
-off: once the caches are warm, the last third of the run grows it by a few MiB at most."""
+ask for info and make mistakes, half the time with a photo seen before (cache hits), half with a new
+one (a new result to keep). The gateway's resident memory must level off: once its caches are full,
+the last third of the run grows it by a few MiB at most. The result cache's bound is lowered so that
+it fills within the run; the sandbox upstream runs in the same process, as in the embedded default."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ MiB = 1024
 def embedded(tmp_path: Path) -> Iterator[ManagedProcess]:
     port = free_port()
     env = {"SANDBOX_QUEUE_SECONDS": "0.05", "SANDBOX_SEARCH_SECONDS": "0.15", "SANDBOX_INITIAL_CREDITS": "10000000",
-           "ADMIN_TOKEN": ADMIN, "UPSTREAM_POLL_INTERVAL_SECONDS": "0.1", "LOG_LEVEL": "WARNING"}
+           "ADMIN_TOKEN": ADMIN, "UPSTREAM_POLL_INTERVAL_SECONDS": "0.1", "LOG_LEVEL": "WARNING",
+           "CACHE_MAX_BYTES": str(4 * 1024 * 1024)}
     proc = ManagedProcess([sys.executable, "-m", "app.cli", "serve",
                            "--port", str(port)], log_dir=tmp_path / "logs", env=env, cwd=tmp_path, name="soak",
                           base_url=f"http://127.0.0.1:{port}", ready_url=f"http://127.0.0.1:{port}/healthz",
@@ -77,7 +80,8 @@ class Traffic:
         while not self.stop.is_set():
             key = self.keys[rng.randrange(len(self.keys))]
             headers = {"Authorization": key, "X-Purpose": f"soak {n}"}
-            photo = PHOTOS[rng.randrange(len(PHOTOS))]
+            seen = rng.random() < 0.5
+            photo = PHOTOS[rng.randrange(len(PHOTOS))] if seen else make_image(1000 + rng.randrange(10**9))
             up = session.post(f"{self.base}/api/upload_pic", headers=headers, timeout=60,
                               files=[("images", ("p.jpg", photo, "image/jpeg"))]).json()
             answers = [up]

@@ -59,7 +59,7 @@ class CacheStore(Protocol):
 
 
 _SWEEP_EVERY = 1024
-_SWEEP_SECONDS = 60.0
+_SWEEP_SECONDS = 10.0
 # What one entry costs beyond its key and value bytes (tuple, dict slot, strings' headers).
 _ENTRY_OVERHEAD = 200
 
