@@ -123,7 +123,8 @@ def test_every_setting_is_in_env_example_and_readme() -> None:
     example = (PROJECT_ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, re.M))
     # Reference pages: the README's settings table, or the docs page of the feature a setting belongs to.
-    pages = "\n".join(p.read_text() for p in [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))])
+    sources = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+    pages = "\n".join(p.read_text() for p in sources)
     for name in Settings.model_fields:
         assert name.upper() in documented, f"{name.upper()} missing from .env.example"
         assert f"`{name.upper()}`" in pages, f"{name.upper()} missing from the README settings table and docs/"
