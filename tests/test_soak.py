@@ -6,6 +6,7 @@ it fills within the run; the sandbox upstream runs in the same process, as in th
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import threading
@@ -17,11 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fixtures.images import make_image
 from tests.fixtures.processes import ManagedProcess
 from tests.fixtures.services import free_port, wait_for
-from tests.images import make_image
-from tests.test_embedded import CLEAN_ENV
 
+CLEAN_ENV = {k: v for k, v in os.environ.items()
+             if not k.startswith(("DATABASE_", "FACECHECK_", "SANDBOX_", "GATEWAY_", "REDIS_", "DATA_DIR", "ADMIN_"))}
 ADMIN = "soak-admin-token-Rk7Vw2Qz9Lm4Tx8Bn3Hp6Jd1Fc5Gy0"
 CLIENTS = 4
 PHOTOS = [make_image(seed, size=(96 + seed % 5 * 16, 96)) for seed in range(40)]

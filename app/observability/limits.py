@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import HeadersTooLarge, PayloadTooLarge, RequestTimeout, render_error
+from app.errors import HeadersTooLarge, PayloadTooLarge, RequestTimeout
+from app.observability.middleware import answer_error
 
 # Closing after the answer is safe only when the client is not sending (it waits for `100 Continue`,
 # or has stalled): closing under a body still arriving resets the connection, losing the answer. A
@@ -38,7 +39,7 @@ class HeaderLimitMiddleware:
         if total > self.max_bytes:
             error = HeadersTooLarge(f"Request headers take {total} bytes; the limit is {self.max_bytes} bytes.",
                                     headers=_CLOSE)
-            await render_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
+            await answer_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
             return
         if any(name in self.clip and len(value) > self.clip[name] for name, value in headers):
             scope["headers"] = [(name, value[: self.clip.get(name, len(value))]) for name, value in headers]
@@ -61,7 +62,7 @@ class BodyLimitMiddleware:
             waiting = _header(scope, b"expect").lower() == b"100-continue"
             error = PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {self.limit} bytes.",
                                     headers=_CLOSE if waiting else None)
-            await render_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
+            await answer_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
             return
         seen = 0
 

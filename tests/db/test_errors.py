@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.audit.helpers import sql
+from tests.fixtures.audit_log import sql
 from tests.fixtures.services import PostgresServer, wait_for
 from tests.fixtures.stack import Stack
 

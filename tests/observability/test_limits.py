@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.audit.helpers import events
+from tests.fixtures.audit_log import events
 from tests.fixtures.stack import Stack, running_stack
 
 LIMIT = 13 * 1024 * 1024  # MAX_REQUEST_BYTES of the test stack

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from app.quotas.memory import MemoryStore
-from tests.quotas.test_store import at
+
+
+def at(seconds: float) -> datetime:
+    return datetime(2026, 11, 23, 12, 0, tzinfo=UTC) + timedelta(seconds=seconds)
 
 
 async def test_quiet_keys_leave_no_rate_window_behind() -> None:

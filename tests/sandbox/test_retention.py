@@ -9,7 +9,7 @@ from app.sandbox import state as state_module
 from app.sandbox.config import SandboxConfig
 from app.sandbox.models import InputPic, SandboxError
 from app.sandbox.state import RETAIN_SECONDS, SandboxState
-from tests.sandbox.conftest import FakeClock
+from tests.fixtures.sandbox_app import FakeClock
 
 
 def pic(n: int) -> list[InputPic]:

@@ -4,7 +4,7 @@ addresses and the key cache's entries."""
 from __future__ import annotations
 
 from app.tenants.throttle import MAX_ADDRESSES, MemoryThrottle
-from tests.tenants.conftest import ManualClock
+from tests.fixtures.clock import ManualClock
 
 
 async def test_the_brake_remembers_a_bounded_number_of_addresses() -> None:
