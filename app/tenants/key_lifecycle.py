@@ -103,11 +103,10 @@ class KeyService:
     def _new_key(self, clear: str, tenant_id: str | None, name: str, scopes: frozenset[str],
                  expires_at: datetime | None, requests_per_minute: int | None) -> ApiKey:
         return ApiKey(
-                id=new_id(), tenant_id=tenant_id, name=name, key_hash=hash_key(self._secret, clear),
-                prefix=clear[: len(KEY_PREFIX) + 4], last4=clear[-4:], scopes=",".join(sorted(scopes)),
-                created_at=self._clock.now(), expires_at=_utc(expires_at),
-                requests_per_minute=requests_per_minute,
-            )  # fmt: skip
+            id=new_id(), tenant_id=tenant_id, name=name, key_hash=hash_key(self._secret, clear),
+            prefix=clear[: len(KEY_PREFIX) + 4], last4=clear[-4:], scopes=",".join(sorted(scopes)),
+            created_at=self._clock.now(), expires_at=_utc(expires_at), requests_per_minute=requests_per_minute,
+        )  # fmt: skip
 
     async def list_keys(self, actor: Actor, tenant_ref: str) -> list[KeyOut]:
         async with self._db.transaction() as session:
