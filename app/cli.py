@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from app.actors import CLI_ACTOR
 from app.audit.commands import add_parsers as add_audit_parsers
 from app.cache.commands import add_parsers as add_cache_parsers
 from app.config import Settings
@@ -30,8 +31,8 @@ async def _first_start_demo(service: TenantService) -> str | None:
     """On an empty sandbox install, create a demo tenant and return its key (shown once)."""
     if await service.has_tenants():
         return None
-    await service.create_tenant(DEMO_TENANT)
-    return (await service.keys.create_key(DEMO_TENANT, name="first-start")).key
+    await service.create_tenant(CLI_ACTOR, DEMO_TENANT)
+    return (await service.keys.create_key(CLI_ACTOR, DEMO_TENANT, name="first-start")).key
 
 
 def _sign_in_link(settings: Settings) -> str:

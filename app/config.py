@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     cache_scope: Literal["tenant", "global", "off"] = "tenant"
     # Credits a search answered from the cache costs its tenant (0: free).
     cache_hit_credit_cost: int = Field(0, ge=0)
+    # Bytes the in-process result cache (embedded mode) may hold; least recently used results go
+    # first. With Redis, bound its memory with Redis's own `maxmemory`.
+    cache_max_bytes: int = Field(64 * 1024 * 1024, ge=0)
     # Delete each input image upstream (delete_pic) once its search has finished or failed.
     delete_inputs_after_search: bool = False
 
@@ -81,6 +84,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(26 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(40_000_000, gt=0)
     min_image_side: int = Field(16, ge=1)
+    # Memory one image may take once decoded (width x height x bytes per pixel; a JPEG counts at the
+    # 1/8 scale it is checked at), and how many images one process decodes at once.
+    max_decoded_image_bytes: int = Field(96 * 1024 * 1024, gt=0)
+    image_decode_concurrency: int = Field(2, ge=1)
+    # Limits applied as bytes arrive: every request header together (names and values), and how long
+    # a request body may pause between two chunks before the call is cut (REQUEST_TIMEOUT).
+    max_header_bytes: int = Field(32 * 1024, ge=1024)
+    body_timeout_seconds: float = Field(30.0, gt=0)
 
     # Audit log. Spool: where events wait (fsync'd) while the database cannot take them; empty =
     # DATA_DIR/audit-spool. Result URLs are stored only when asked for. Retention 0 = keep forever
@@ -167,13 +178,30 @@ class Settings(BaseSettings):
         return path.read_text(encoding="ascii").strip().encode()
 
     def startup_problems(self) -> list[str]:
-        """Reasons to refuse to start; production (a real upstream token) needs a strong secret."""
+        """Reasons to refuse to start: a weak GATEWAY_SECRET or ADMIN_TOKEN wherever one is set, and
+        either one missing in production (a real upstream token)."""
         problems: list[str] = []
-        if not self.sandbox_mode:
-            secret = self.gateway_secret.get_secret_value() if self.gateway_secret else ""
-            if len(secret) < 32:
-                problems.append("GATEWAY_SECRET must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
-            admin = self.admin_token.get_secret_value() if self.admin_token else ""
-            if len(admin) < 32:
-                problems.append("ADMIN_TOKEN must be set to at least 32 characters when FACECHECK_API_TOKEN is set")
+        for name, value in (("GATEWAY_SECRET", self.gateway_secret), ("ADMIN_TOKEN", self.admin_token)):
+            if value is None:
+                if not self.sandbox_mode:
+                    problems.append(f"{name} must be set when FACECHECK_API_TOKEN is set; {GENERATE_HINT}")
+            elif (weakness := secret_weakness(value.get_secret_value())) is not None:
+                problems.append(f"{name} is too weak ({weakness}); {GENERATE_HINT}")
         return problems
+
+
+MIN_SECRET_LENGTH = 32
+GENERATE_HINT = (f"use at least {MIN_SECRET_LENGTH} random characters, for example the output of "
+                 "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why a configured secret is too weak to trust, or None. Length alone is not enough: 32 times
+    the same letter is long. Random tokens (hex, base64) have many distinct characters and none
+    that dominates."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"{len(value)} characters; at least {MIN_SECRET_LENGTH} are needed"
+    most = max(value.count(c) for c in set(value))
+    if len(set(value)) < 10 or most * 4 > len(value):
+        return "too little variety: a few characters repeated"
+    return None

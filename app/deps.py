@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.actors import Actor
 from app.audit import context as audit_call
 from app.audit.writer import AuditWriter
 from app.config import Settings
@@ -47,14 +48,15 @@ def client_address(request: Request, resources: Resources) -> str:
     return client_ip(peer, request.headers.get("x-forwarded-for"), resources.settings.trusted_networks)
 
 
-async def require_admin(request: Request, resources: _ResourcesDep) -> str:
-    """ADMIN_TOKEN (compared in constant time) or an admin-scoped key; who it was, for the audit."""
+async def require_admin(request: Request, resources: _ResourcesDep) -> Actor:
+    """The operator or a tenant admin, handed to the services, which decide what it may do; noted
+    (with a tenant admin's tenant) so the audit log names who acted, a refusal included."""
     actor = await resources.auth.admin(key_from_headers(request.headers), client_address(request, resources))
-    audit_call.note_caller(actor=actor)
+    audit_call.note_caller(actor.tenant_id, actor.key_id, actor.label)
     return actor
 
 
-Admin = Annotated[str, Depends(require_admin)]
+Admin = Annotated[Actor, Depends(require_admin)]
 
 
 def _require(scope: str) -> Callable[[Request, Resources], Awaitable[Principal]]:

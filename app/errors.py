@@ -91,6 +91,18 @@ class PayloadTooLarge(GatewayError):
     default_message = "Request body too large."
 
 
+class HeadersTooLarge(GatewayError):
+    status_code = 431
+    code = "HEADERS_TOO_LARGE"
+    default_message = "Request headers too large."
+
+
+class RequestTimeout(GatewayError):
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+    default_message = "The request body did not arrive in time."
+
+
 class UnsupportedMediaType(GatewayError):
     status_code = 415
     code = "UNSUPPORTED_MEDIA_TYPE"

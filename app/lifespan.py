@@ -131,7 +131,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
                         postgres=not settings.is_sqlite, retention_days=settings.audit_retention_days,
                         replay_interval=settings.audit_replay_interval_seconds)
     cache_store: CacheStore = (RedisCacheStore(redis, settings.redis_key_prefix) if redis is not None
-                               else MemoryCacheStore(clock))
+                               else MemoryCacheStore(clock, settings.cache_max_bytes))
     cache = ResultCache(cache_store, settings.cache_ttl_seconds)
     status_checks = StatusChecks(cache_store, upstream, clock, poll_interval=settings.upstream_poll_interval_seconds,
                                  upstream_timeout=settings.upstream_timeout_seconds)

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.audit.middleware import AuditMiddleware
+from app.audit.models import MAX_CASE_ID, MAX_PURPOSE, MAX_USER_AGENT
 from app.audit.router import router as audit_router
 from app.cache.router import router as cache_admin_router
 from app.clock import Clock, SystemClock
@@ -28,11 +29,15 @@ from app.errors import (
 )
 from app.facecheck.router import router as facecheck_router
 from app.lifespan import make_lifespan
-from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware, answer_error
+from app.observability.limits import BodyLimitMiddleware, HeaderLimitMiddleware
+from app.observability.middleware import RequestContextMiddleware, answer_error
 from app.observability.router import build_router as build_operations_router
 from app.openapi import build_openapi
 from app.tenants.router import router as admin_router
 from app.upstream.router import router as upstream_admin_router
+
+# Free-text headers the audit log keeps, cut to the lengths it stores before anything reads them.
+CLIPPED_HEADERS = {b"x-purpose": MAX_PURPOSE, b"x-case-id": MAX_CASE_ID, b"user-agent": MAX_USER_AGENT}
 
 
 def _from_http_exception(exc: StarletteHTTPException) -> GatewayError:
@@ -89,8 +94,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes, http_status=http_status)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes,
+                       timeout=settings.body_timeout_seconds, http_status=http_status)
     app.add_middleware(AuditMiddleware)
+    # Outside the audit middleware, so the free-text headers are cut before it reads them.
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes, clip=CLIPPED_HEADERS,
+                       http_status=http_status)
     app.add_middleware(RequestContextMiddleware, http_status=http_status)
 
     app.include_router(facecheck_router)

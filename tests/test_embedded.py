@@ -98,22 +98,31 @@ def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
     assert "REDIS_URL" in result.stderr
 
 
-@pytest.mark.parametrize("secret", ["", "short"])
+STRONG = "Zx8Qm2Lr5Tv9Kp3Nw7Bh1Jd6Fc4Gy0Sa-strong-secret"
+WEAK = {"empty": "", "short": "short", "32 times one letter": "a" * 32, "few characters": "abab" * 10,
+        "mostly one letter": "test-gateway-secret-" + "s" * 40}
+
+
+@pytest.mark.parametrize("secret", list(WEAK))
 def test_production_mode_refuses_a_weak_secret(tmp_path: Path, secret: str) -> None:
-    env = {**CLEAN_ENV, "FACECHECK_API_TOKEN": "real-looking-token", "GATEWAY_SECRET": secret}
+    env = {**CLEAN_ENV, "FACECHECK_API_TOKEN": "real-looking-token", "GATEWAY_SECRET": WEAK[secret],
+           "ADMIN_TOKEN": STRONG}
     result = subprocess.run([sys.executable, "-m", "app.cli", "serve"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
-    assert "GATEWAY_SECRET" in result.stderr
+    assert "GATEWAY_SECRET" in result.stderr and "ADMIN_TOKEN" not in result.stderr
+    assert "secrets.token_urlsafe" in result.stderr  # how to make a good one
     assert "real-looking-token" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("admin_token", ["", "short-admin-token"])
-def test_production_mode_refuses_a_missing_or_weak_admin_token(tmp_path: Path, admin_token: str) -> None:
-    env = {**CLEAN_ENV, "FACECHECK_API_TOKEN": "real-looking-token", "GATEWAY_SECRET": "g" * 40,
-           "ADMIN_TOKEN": admin_token}
-    result = subprocess.run([sys.executable, "-m", "app.cli", "serve"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2
-    assert "ADMIN_TOKEN" in result.stderr and "GATEWAY_SECRET" not in result.stderr
-    assert (admin_token or "real-looking-token") not in result.stderr + result.stdout
+@pytest.mark.parametrize("admin_token", list(WEAK))
+def test_embedded_and_production_refuse_a_missing_or_weak_admin_token(tmp_path: Path, admin_token: str) -> None:
+    for mode in ({"FACECHECK_API_TOKEN": "real-looking-token"}, {}):  # production, then the embedded default
+        if not WEAK[admin_token] and not mode:
+            continue  # the embedded default runs without an admin token (operator keys reach /admin)
+        env = {**CLEAN_ENV, **mode, "GATEWAY_SECRET": STRONG, "ADMIN_TOKEN": WEAK[admin_token]}
+        result = subprocess.run([sys.executable, "-m", "app.cli", "serve"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 2, mode
+        assert "ADMIN_TOKEN" in result.stderr and "GATEWAY_SECRET" not in result.stderr
+        assert (WEAK[admin_token] or "real-looking-token") not in result.stderr + result.stdout

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from typing import Any, TypeVar
 
+from app.actors import CLI_ACTOR as OPERATOR
 from app.audit import service
 from app.audit.chain import chain_key
 from app.audit.repository import Filters
@@ -72,7 +73,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
                         since=args.since, until=args.until)
     out = sys.stdout.buffer
     try:
-        async for chunk in service.export(db, selection, args.format):
+        async for chunk in service.export(db, OPERATOR, selection, args.format):
             out.write(chunk)
     finally:
         out.flush()

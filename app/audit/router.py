@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -18,6 +18,13 @@ from app.openapi import ADMIN_ERRORS
 
 router = APIRouter(prefix="/admin/audit", tags=["Admin: audit log"], responses=ADMIN_ERRORS)
 Id = Query(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+# A cursor is a seq (a signed 64-bit column): anything outside is refused here, before any SQL.
+MAX_SEQ = 2**63 - 1
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is taken as UTC (the column is zoned; PostgreSQL refuses a naive one)."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def filters(
@@ -32,7 +39,7 @@ def filters(
     since: Annotated[datetime | None, Query(description="from this time (inclusive, ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="before this time (ISO 8601)")] = None,
 ) -> Filters:
-    return Filters(tenant_id, key_id, action, outcome, code, id_search, purpose, request_id, since, until)
+    return Filters(tenant_id, key_id, action, outcome, code, id_search, purpose, request_id, _utc(since), _utc(until))
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
@@ -41,11 +48,11 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 @router.get("", summary="Audit events, newest first; pass next_cursor back as cursor for the next page",
             response_class=Response, responses={200: {"model": AuditPage, "description": "A page of events"}})
 async def list_events(
-    selection: FiltersDep, db: DatabaseDep, _: Admin,
-    cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the previous page")] = None,
+    selection: FiltersDep, db: DatabaseDep, actor: Admin,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    return json_response(await service.page(db, selection, cursor, limit))
+    return json_response(await service.page(db, actor, selection, cursor, limit))
 
 
 EXPORTED: dict[int | str, dict[str, Any]] = {
@@ -56,18 +63,18 @@ EXPORTED: dict[int | str, dict[str, Any]] = {
 @router.get("/export", summary="The same selection, oldest first, streamed as JSON lines or CSV",
             response_class=StreamingResponse, responses=EXPORTED)
 async def export_events(
-    selection: FiltersDep, db: DatabaseDep, _: Admin, format: ExportFormat = "jsonl"
+    selection: FiltersDep, db: DatabaseDep, actor: Admin, format: ExportFormat = "jsonl"
 ) -> StreamingResponse:
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
-    return StreamingResponse(service.export(db, selection, format), media_type=media,
+    return StreamingResponse(service.export(db, actor, selection, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="audit.{format}"'})
 
 
 @router.get("/rejections", summary="Rejected calls of a tenant (or one key) by error code, since a time")
 async def rejections(
-    db: DatabaseDep, _: Admin,
+    db: DatabaseDep, actor: Admin,
     tenant_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
     since: Annotated[datetime, Query(description="from this time (ISO 8601)")],
     key_id: Annotated[str | None, Id] = None,
 ) -> dict[str, int]:
-    return await service.rejections(db, tenant_id, since, key_id)
+    return await service.rejections(db, actor, tenant_id, _utc(since) or since, key_id)

@@ -122,7 +122,9 @@ class AuditWriter:
                 raise
             self._spool.remove(path, fd)
         own = self._spool.own_path
-        while own is not None and self._pending:
+        # Until the file is emptied: once the last event is in, one more round finds nothing new
+        # (under the lock) and truncates it, so it neither grows across outages nor replays at start.
+        while own is not None and (self._pending or self._offset):
             events, offset = Spool.read(own, self._offset)
             if not events:
                 async with self._lock:

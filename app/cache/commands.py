@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app.actors import CLI_ACTOR
 from app.audit.commands import audited
 from app.cache.redis_store import RedisCacheStore
 from app.cache.service import ResultCache
@@ -32,10 +33,10 @@ def cmd_cache(settings: Settings, args: argparse.Namespace) -> int:
         purge = CachePurge(db, ResultCache(store, settings.cache_ttl_seconds))
         try:
             if args.tenant:
-                return await purge.tenant(args.tenant)
+                return await purge.tenant(CLI_ACTOR, args.tenant)
             if args.search:
-                return await purge.search(args.search)
-            return await purge.everything()
+                return await purge.search(CLI_ACTOR, args.search)
+            return await purge.everything(CLI_ACTOR)
         finally:
             await redis.aclose()
             await db.close()

@@ -25,8 +25,8 @@ async def purge_cache(
     actor: Admin,
     tenant: Annotated[str | None, Query(pattern=TENANT_NAME_PATTERN, description="tenant id or name")] = None,
 ) -> Purged:
-    purged = await (purge.tenant(tenant) if tenant is not None else purge.everything())
-    await audit.admin_action(actor, "cache.purge", detail={"tenant": tenant, "purged": purged.purged})
+    purged = await (purge.tenant(actor, tenant) if tenant is not None else purge.everything(actor))
+    await audit.admin_action(actor.label, "cache.purge", detail={"tenant": tenant, "purged": purged.purged})
     return purged
 
 
@@ -38,6 +38,6 @@ async def purge_search(
     audit: AuditDep,
     actor: Admin,
 ) -> Purged:
-    purged = await purge.search(id_search)
-    await audit.admin_action(actor, "cache.purge", detail={"id_search": id_search, "purged": purged.purged})
+    purged = await purge.search(actor, id_search)
+    await audit.admin_action(actor.label, "cache.purge", detail={"id_search": id_search, "purged": purged.purged})
     return purged

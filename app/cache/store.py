@@ -12,10 +12,12 @@ Three kinds of state, all TTL-bounded:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.clock import Clock
+from app.observability import metrics
 
 
 class CacheStore(Protocol):
@@ -57,6 +59,9 @@ class CacheStore(Protocol):
 
 
 _SWEEP_EVERY = 1024
+_SWEEP_SECONDS = 10.0
+# What one entry costs beyond its key and value bytes (tuple, dict slot, strings' headers).
+_ENTRY_OVERHEAD = 200
 
 
 @dataclass(slots=True)
@@ -66,6 +71,7 @@ class _Expiring:
 
     values: dict[str, tuple[bytes | str, float]] = field(default_factory=dict)
     writes: int = 0
+    next_sweep: float = 0.0
 
     def get(self, key: str, now: float) -> bytes | str | None:
         found = self.values.get(key)
@@ -79,41 +85,92 @@ class _Expiring:
     def set(self, key: str, value: bytes | str, ttl_ms: int, now: float) -> None:
         self.values[key] = (value, now + ttl_ms / 1000)
         self.writes += 1
-        if self.writes % _SWEEP_EVERY == 0:
+        if self.writes % _SWEEP_EVERY == 0 or now >= self.next_sweep:
             self.values = {k: v for k, v in self.values.items() if v[1] > now}
+            self.next_sweep = now + _SWEEP_SECONDS
+
+
+@dataclass(slots=True)
+class _Results:
+    """Cached results, least recently used first, held to `max_bytes` in all: the embedded mode has
+    no Redis `maxmemory`, and a day's TTL alone would let the cache grow with every new search."""
+
+    max_bytes: int
+    values: OrderedDict[str, tuple[bytes, float, str]] = field(default_factory=OrderedDict)  # value, deadline, tenant
+    owners: dict[str, set[str]] = field(default_factory=dict)  # tenant -> its entries' keys
+    size: int = 0
+
+    def get(self, key: str, now: float) -> bytes | None:
+        found = self.values.get(key)
+        if found is None:
+            return None
+        if found[1] <= now:
+            self.pop(key)
+            return None
+        self.values.move_to_end(key)
+        return found[0]
+
+    def put(self, key: str, value: bytes, deadline: float, tenant_id: str) -> None:
+        self.pop(key)
+        cost = _cost(key, value)
+        if cost > self.max_bytes:
+            return
+        while self.values and self.size + cost > self.max_bytes:
+            self.pop(next(iter(self.values)))
+            metrics.CACHE_EVICTIONS.inc()
+        self.values[key] = (value, deadline, tenant_id)
+        self.owners.setdefault(tenant_id, set()).add(key)
+        self.size += cost
+
+    def pop(self, key: str) -> bool:
+        found = self.values.pop(key, None)
+        if found is None:
+            return False
+        self.size -= _cost(key, found[0])
+        keys = self.owners.get(found[2])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self.owners[found[2]]
+        return True
+
+    def clear(self) -> int:
+        count = len(self.values)
+        self.values.clear()
+        self.owners.clear()
+        self.size = 0
+        return count
+
+
+def _cost(key: str, value: bytes) -> int:
+    return len(key) + len(value) + _ENTRY_OVERHEAD
 
 
 class MemoryCacheStore:
     """CacheStore for the one-process embedded mode; expiry follows the injected clock."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._clock = clock
-        self._entries = _Expiring()
-        self._owners: dict[str, set[str]] = {}  # tenant -> entry keys
+        self._entries = _Results(max_bytes)
         self._flights = _Expiring()
         self._locks = _Expiring()
         self._statuses = _Expiring()
 
     async def get(self, key: str) -> bytes | None:
-        value = self._entries.get(key, self._clock.monotonic())
-        return value if isinstance(value, bytes) else None
+        return self._entries.get(key, self._clock.monotonic())
 
     async def put(self, key: str, value: bytes, ttl_ms: int, tenant_id: str) -> None:
-        self._entries.set(key, value, ttl_ms, self._clock.monotonic())
-        self._owners.setdefault(tenant_id, set()).add(key)
+        self._entries.put(key, value, self._clock.monotonic() + ttl_ms / 1000, tenant_id)
 
     async def purge_key(self, key: str) -> int:
-        return int(self._entries.values.pop(key, None) is not None)
+        return int(self._entries.pop(key))
 
     async def purge_tenant(self, tenant_id: str) -> int:
-        return sum([await self.purge_key(key) for key in self._owners.pop(tenant_id, set())])
+        return sum(self._entries.pop(key) for key in list(self._entries.owners.get(tenant_id, ())))
 
     async def purge_all(self) -> int:
-        count = len(self._entries.values)
-        self._entries.values.clear()
-        self._owners.clear()
         self._statuses.values.clear()
-        return count
+        return self._entries.clear()
 
     async def join(self, key: str, search_id: str, ttl_ms: int) -> str:
         now = self._clock.monotonic()

@@ -7,18 +7,71 @@ for the seconds an upstream call takes would serialise unrelated requests.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-from app.errors import ServiceUnavailable
+from app.errors import InternalError, ServiceUnavailable
+
+log = logging.getLogger("facecheck_gateway.db")
+# PostgreSQL error classes that mean the server or the connection is away: connection exceptions,
+# operator intervention (shutdown, cannot connect now), insufficient resources.
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53")
+# SQLite's operational errors that are about reaching the file, not about the statement.
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "disk is full")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """True when the database could not be reached or the connection broke; anything else (a bad
+    value, a missing table, a constraint) is a fault in the gateway, not an outage."""
+    chain = list(_chain(exc))
+    for err in chain:
+        if isinstance(err, sqlite3.Error):
+            return isinstance(err, sqlite3.OperationalError) and any(w in str(err).lower() for w in _SQLITE_UNAVAILABLE)
+    for err in chain:
+        if isinstance(err, OSError | asyncio.TimeoutError | DisconnectionError | PoolTimeout):
+            return True
+        if isinstance(err, DBAPIError) and (err.connection_invalidated or isinstance(err, InterfaceError)):
+            return True
+        sqlstate = getattr(err, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+    return isinstance(exc, OperationalError)
+
+
+def translate(exc: SQLAlchemyError | OSError) -> ServiceUnavailable | InternalError:
+    """The error a caller sees for a database failure: unavailable for a lost connection, otherwise
+    an internal error, logged here (the log line carries the request id, as the answer's header does)."""
+    if lost_connection(exc):
+        return ServiceUnavailable("The gateway database is unavailable; try again shortly.")
+    log.error("database error", exc_info=exc)
+    return InternalError("Internal error; quote the request id (X-Request-ID) to the gateway operators.")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -75,12 +128,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One committed unit of work; database failures become SERVICE_UNAVAILABLE."""
+        """One committed unit of work; database failures are translated (see `translate`)."""
         try:
             async with self.sessions() as session, session.begin():
                 yield session
         except (SQLAlchemyError, OSError) as exc:
-            raise ServiceUnavailable("The gateway database is unavailable; try again shortly.") from exc
+            raise translate(exc) from exc
 
     async def ping(self) -> None:
         """One round trip (`SELECT 1`); raises whatever the driver raises when the database is away."""

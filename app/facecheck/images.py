@@ -2,6 +2,9 @@
 
 Each file must carry a known image signature *and* decode completely, so a renamed text file,
 a truncated JPEG or a decompression bomb is refused here rather than spending an upstream call.
+A small file can decode to a large bitmap (a 150 KB PNG to 160 MB), so the bitmap's size is worked
+out from the header and held to a budget before any pixel is decoded; a JPEG is decoded at 1/8
+scale (every coefficient is still read, so a truncated file still fails, at 1/64 of the memory).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class ImageLimits:
     max_bytes: int
     max_pixels: int
     min_side: int
+    # Bytes the decoded bitmap may take in memory (width x height x bytes per pixel as Pillow holds it).
+    max_decoded_bytes: int = 96 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,23 @@ def _sniff(data: bytes) -> tuple[str, str, str] | None:
         if data.startswith(magic):
             return fmt, ctype, ext
     return None
+
+
+def _pixel_bytes(mode: str) -> int:
+    """Bytes per pixel in Pillow's memory: one for bilevel, grey and palette; two for 16-bit grey;
+    four for everything else (three-band colour is stored padded to four)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _decoded_bytes(img: Image.Image, fmt: str) -> int:
+    """What decoding will allocate; a JPEG is first set to decode at its smallest DCT scale."""
+    if fmt == "JPEG":
+        width, height = img.size
+        img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+    width, height = img.size
+    return width * height * _pixel_bytes(img.mode)
 
 
 def check_image(data: bytes, position: int, limits: ImageLimits) -> CheckedImage:
@@ -72,6 +94,12 @@ def check_image(data: bytes, position: int, limits: ImageLimits) -> CheckedImage
                     )
                 if min(width, height) < limits.min_side:
                     raise BadImage(f"{label} is {width}x{height}; each side must be at least {limits.min_side}.")
+                decoded = _decoded_bytes(img, fmt)
+                if decoded > limits.max_decoded_bytes:
+                    raise BadImage(
+                        f"{label} ({width}x{height}, {img.mode}) would take {decoded} bytes to decode; "
+                        f"the limit is {limits.max_decoded_bytes} bytes."
+                    )
                 img.load()
     except BadImage:
         raise

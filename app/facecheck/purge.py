@@ -1,10 +1,11 @@
-"""Operator purges of the result cache: one search's cached result, a tenant's, or everything. The admin API and the
-command line both call this."""
+"""Purges of the result cache: one search's cached result, a tenant's, or everything. The admin API and the
+command line both call this; a tenant admin purges its own tenant's only, an operator anything."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from app.actors import Actor
 from app.cache.service import ResultCache
 from app.db import Database
 from app.errors import NotFound
@@ -21,21 +22,24 @@ class CachePurge:
         self._db = db
         self._cache = cache
 
-    async def everything(self) -> Purged:
+    async def everything(self, actor: Actor) -> Purged:
+        actor.operator_only("purge every tenant's cached results")
         return Purged(purged=await self._cache.purge())
 
-    async def tenant(self, tenant_ref: str) -> Purged:
+    async def tenant(self, actor: Actor, tenant_ref: str) -> Purged:
         """Every entry the tenant's searches produced (in its own scope and in the global one)."""
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
+        actor.own(tenant.id)
         return Purged(purged=await self._cache.purge(tenant_id=tenant.id))
 
-    async def search(self, search_id: str) -> Purged:
+    async def search(self, actor: Actor, search_id: str) -> Purged:
         """The entry holding this search's result (the one it produced, or the one it was answered from)."""
         async with self._db.transaction() as session:
             search = await search_repo.by_id(session, search_id)
         if search is None:
             raise NotFound("Search not found.")
+        actor.own(search.tenant_id, "Search")
         if search.cache_key is None:
             return Purged(purged=0)
         return Purged(purged=await self._cache.purge(key=search.cache_key))

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.errors import BadRequest, UnsupportedMediaType
 
-# The contract's three JSON media types; a missing type is tolerated, as upstream does.
-_JSON_TYPE = re.compile(r"^(application/json|text/json|application/[\w.+-]+\+json)$")
+# The contract's three JSON media types (`application/*+json` is listed literally, and clients
+# generated from the contract send it so); a missing type is tolerated, as upstream does.
+_JSON_TYPE = re.compile(r"^(application/json|text/json|application/([\w.-]+|\*)\+json)$")
 ID_SEARCH = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 

@@ -130,6 +130,9 @@ CACHE_COALESCED = _counter(
     "cache_coalesced_total", "Answers served by another caller's upstream call (attached searches, shared polls).",
     ("tenant",),
 )
+CACHE_EVICTIONS = _counter(
+    "cache_evictions_total", "Results dropped from the in-process cache to stay within CACHE_MAX_BYTES."
+)
 CACHE_CREDITS_SAVED = _counter(
     "cache_credits_saved_total", "Credits not spent thanks to cache hits and attached searches.", ("tenant",)
 )

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware: request id, access log, request metrics, last-resort error envelope,
-body size limit."""
+"""Pure ASGI middleware: request id, access log, request metrics, last-resort error envelope.
+(Size and time limits on what arrives are in limits.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import GatewayError, InternalError, PayloadTooLarge, error_code, render_error
+from app.errors import GatewayError, InternalError, error_code, render_error
 from app.observability import context, metrics
 from app.observability.logging import request_id_var
 
@@ -116,49 +116,3 @@ def _record(scope: Scope, status: int, stats: context.RequestStats, duration: fl
             "tenant": stats.tenant,
         },
     )
-
-
-class BodyLimitMiddleware:
-    """Refuse bodies over the limit before they are parsed. An over-declared body is drained
-    (up to a cap) first, so clients that write the whole body before reading still get the
-    envelope instead of a reset connection."""
-
-    DRAIN_CAP = 128 * 1024 * 1024
-
-    def __init__(self, app: ASGIApp, *, limit: int, http_status: bool) -> None:
-        self.app = app
-        self.limit = limit
-        self.http_status = http_status
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > self.limit:
-            error = PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {self.limit} bytes.")
-            if int(declared) <= self.DRAIN_CAP:
-                await _drain(receive)
-            await answer_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise PayloadTooLarge(f"Request body exceeds the limit of {self.limit} bytes.")
-            return message
-
-        await self.app(scope, counted, send)
-
-
-async def _drain(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
-
-

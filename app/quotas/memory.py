@@ -164,6 +164,7 @@ class MemoryStore:
         self._balance: int | None = None
         self._windows: dict[tuple[str, str], list[int]] = {}  # sorted ms timestamps, like a ZSET
         self._locks: dict[str, tuple[str, float]] = {}  # name -> (owner, monotonic expiry)
+        self._next_sweep_ms = 0
 
     async def reserve(self, reservation: Reservation, limits: Limits, global_limits: GlobalLimits,
                       now: datetime) -> Decision:
@@ -193,6 +194,9 @@ class MemoryStore:
     async def hit_rate(self, tenant_id: str, tenant_rpm: int | None, key_id: str, key_rpm: int | None,
                        now: datetime) -> Decision:
         now_ms = epoch_ms(now)
+        if now_ms >= self._next_sweep_ms:  # once a window: keys that have gone quiet leave no list behind
+            self._windows = {k: log for k, log in self._windows.items() if log and log[-1] > now_ms - WINDOW_MS}
+            self._next_sweep_ms = now_ms + WINDOW_MS
         windows = [(self._windows.setdefault((scope, ident), []), cap, scope)
                    for scope, ident, cap in (("tenant", tenant_id, tenant_rpm), ("key", key_id, key_rpm))
                    if cap is not None]

@@ -63,6 +63,7 @@ class Search:
     charged: int = 0
     results_key: str = ""
     images_in_bundle: int = 0
+    created_at: float = 0.0
 
 
 class Phase(StrEnum):

@@ -61,7 +61,7 @@ def results_key(image_hashes: Iterable[str], demo: bool, seed: int) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=128)
 def build_results(key: str, demo: bool, faces: int, images: int) -> Results:
     """Derive a plausible result set from ``key``; cached (and immutable) so polling stays cheap."""
     rng = random.Random(key)
@@ -145,7 +145,7 @@ def _webp_base64(image: Image.Image) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)
 def result_thumbnail(seed: str) -> str:
     """A small cartoon face whose colours and features follow ``seed``; base64 WebP, no prefix."""
     rng = random.Random(seed)

@@ -28,6 +28,12 @@ from app.sandbox.models import (
 )
 from app.sandbox.results import results_key
 
+# What the simulator keeps, as FaceCheck itself forgets: a search is dropped this long after it
+# ended (or after its upload, if never submitted), and never more than this many are held.
+RETAIN_SECONDS = 600.0
+MAX_SEARCHES = 10_000
+_FORGET_EVERY = 256
+
 
 class SandboxState:
     """All mutable state of one simulator instance."""
@@ -40,6 +46,7 @@ class SandboxState:
     def reset(self) -> None:
         """Forget every search, zero the counters, refill credits and reseed the draws."""
         self.searches: dict[str, Search] = {}
+        self._uploads = 0
         self.credits = self.config.initial_credits
         self.stats = Stats()
         self._queue: deque[Search] = deque()
@@ -90,7 +97,8 @@ class SandboxState:
             if search.submitted_at is not None:
                 raise SandboxError("Search already submitted; images can no longer be added.", id_search)
         else:
-            search = Search(id_search=new_id_search())
+            search = Search(id_search=new_id_search(), created_at=self._clock())
+            self._forget()
         if len(search.pics) + len(pics) > MAX_IMAGES:
             raise SandboxError(f"A search request holds at most {MAX_IMAGES} images.", search.id_search)
         search.pics.extend(pics)
@@ -106,6 +114,20 @@ class SandboxState:
                 self.stats.deletes += 1
                 return search
         raise SandboxError("Image not found in this search request.", search.id_search)
+
+    def _forget(self) -> None:
+        """Drop searches retained long enough, then the oldest beyond the cap (upload order)."""
+        self._uploads += 1
+        if self._uploads % _FORGET_EVERY and len(self.searches) < MAX_SEARCHES:
+            return
+        now, run = self._clock(), self.config.queue_seconds + self.config.search_seconds
+        self.settle()
+        self.searches = {
+            sid: s for sid, s in self.searches.items()
+            if now - (s.created_at if s.submitted_at is None else s.submitted_at + run) < RETAIN_SECONDS
+        }  # fmt: skip
+        while len(self.searches) >= MAX_SEARCHES:
+            del self.searches[next(iter(self.searches))]
 
     # -- searching --------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import math
 
+from app.actors import ADMIN_TOKEN_ACTOR, Actor
 from app.clock import Clock
 from app.errors import Forbidden, InvalidToken, RateLimited
 from app.tenants.key_lifecycle import KeyService
@@ -44,18 +45,22 @@ class Authenticator:
         if not clear_key:
             raise InvalidToken("Missing API token: send your key in the Authorization header.")
         try:
-            return await self._resolve(clear_key)
+            found = await self._resolve(clear_key)
         except InvalidToken:
             await self._failed(address)
             raise
+        if found.is_operator_key:
+            raise Forbidden("An operator key administers the gateway (/admin); it runs no searches.")
+        return found
 
-    async def admin(self, token: str | None, address: str) -> str:
-        """The admin token, or a key with the `admin` scope; returns who it was (for the audit)."""
+    async def admin(self, token: str | None, address: str) -> Actor:
+        """Who acts on /admin: the operator (ADMIN_TOKEN or an operator key) or a tenant admin (a
+        tenant key with the `admin` scope); see app/actors.py for what each may do."""
         await self._brake(address)
         if not token:
             raise InvalidToken("Missing admin token: send it as 'Authorization: Bearer <token>'.")
         if self._admin is not None and hmac.compare_digest(_digest(token), self._admin):
-            return ADMIN
+            return ADMIN_TOKEN_ACTOR
         try:
             found = await self._resolve(token)
         except InvalidToken:
@@ -63,7 +68,10 @@ class Authenticator:
             raise
         if ADMIN not in found.scopes:
             raise Forbidden("This key lacks the 'admin' scope.")
-        return f"key:{found.key_id}"
+        label = f"key:{found.key_id}"
+        if found.is_operator_key:
+            return Actor("operator", label, key_id=found.key_id, scopes=found.scopes)
+        return Actor("tenant_admin", label, tenant_id=found.tenant_id, key_id=found.key_id, scopes=found.scopes)
 
     async def refuse_if_braked(self, address: str) -> None:
         """For other secrets presented by a client (a console sign-in link): the same brake."""

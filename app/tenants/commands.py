@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from app.actors import CLI_ACTOR
 from app.audit.commands import audited
 from app.clock import SystemClock
 from app.config import Settings
@@ -79,22 +80,22 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_tenants(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
         limits = validated(LimitsIn, {k: v for k, v in _changes(args).items() if k in LIMIT_FIELDS or k == "demo_only"})
-        created = with_tenants(settings, lambda s: s.create_tenant(args.name, limits))
+        created = with_tenants(settings, lambda s: s.create_tenant(CLI_ACTOR, args.name, limits))
         print_json(audited(settings, "tenant.create", created, {"name": args.name, **sent_fields(limits)}))
     elif args.action == "update":
         changes = validated(TenantSettingsIn, _changes(args))
-        updated = with_tenants(settings, lambda s: s.update_tenant(args.name, changes))
+        updated = with_tenants(settings, lambda s: s.update_tenant(CLI_ACTOR, args.name, changes))
         print_json(audited(settings, "tenant.update", updated, sent_fields(changes)))
     elif args.action in ("suspend", "resume"):
         status = "suspended" if args.action == "suspend" else "active"
-        changed = with_tenants(settings, lambda s: s.set_status(args.name, status))
+        changed = with_tenants(settings, lambda s: s.set_status(CLI_ACTOR, args.name, status))
         print_json(audited(settings, f"tenant.{args.action}", changed))
     elif args.action == "show":
-        print_json(with_tenants(settings, lambda s: s.get_tenant(args.name)))
+        print_json(with_tenants(settings, lambda s: s.get_tenant(CLI_ACTOR, args.name)))
     elif args.action == "usage":
         print_json(with_tenants(settings, lambda s: s.usage(args.name)))
     else:
-        print_json(with_tenants(settings, lambda s: s.list_tenants()))
+        print_json(with_tenants(settings, lambda s: s.list_tenants(CLI_ACTOR)))
     return 0
 
 
@@ -102,15 +103,19 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
         scopes = frozenset(s.strip() for s in args.scopes.split(",") if s.strip())
         print_json(audited(settings, "key.create", with_tenants(settings, lambda s: s.keys.create_key(
-            args.tenant, name=args.name, scopes=scopes, expires_at=args.expires_at,
+            CLI_ACTOR, args.tenant, name=args.name, scopes=scopes, expires_at=args.expires_at,
             requests_per_minute=args.requests_per_minute))))
+    elif args.action == "create-operator":
+        print_json(audited(settings, "key.create", with_tenants(settings, lambda s: s.keys.create_operator_key(
+            CLI_ACTOR, name=args.name))))
     elif args.action == "list":
-        print_json(with_tenants(settings, lambda s: s.keys.list_keys(args.tenant)))
+        print_json(with_tenants(settings, lambda s: s.keys.list_keys(CLI_ACTOR, args.tenant)))
     elif args.action == "rotate":
-        rotated = with_tenants(settings, lambda s: s.keys.rotate_key(args.key_id, args.grace_seconds))
+        rotated = with_tenants(settings, lambda s: s.keys.rotate_key(CLI_ACTOR, args.key_id, args.grace_seconds))
         print_json(audited(settings, "key.rotate", rotated, {"grace_seconds": args.grace_seconds}))
     else:
-        print_json(audited(settings, "key.revoke", with_tenants(settings, lambda s: s.keys.revoke_key(args.key_id))))
+        revoked = with_tenants(settings, lambda s: s.keys.revoke_key(CLI_ACTOR, args.key_id))
+        print_json(audited(settings, "key.revoke", revoked))
     return 0
 
 
@@ -149,6 +154,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     kcreate.add_argument("--scopes", default="search,info", help="comma-separated: search, info, admin")
     kcreate.add_argument("--expires-at", type=datetime.fromisoformat, default=None, help="ISO 8601, UTC if no zone")
     kcreate.add_argument("--requests-per-minute", type=int, default=None, help="this key's own rate limit")
+    ksub.add_parser("create-operator", help="create an operator key (bound to no tenant; all of /admin)"
+                    ).add_argument("--name", default="")
     ksub.add_parser("list").add_argument("tenant")
     ksub.add_parser("revoke").add_argument("key_id")
     rotate = ksub.add_parser("rotate", help="a new key; the old one works for the grace period, then stops")

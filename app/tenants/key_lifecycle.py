@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from app.actors import Actor
 from app.clock import Clock
 from app.db import Database
 from app.errors import BadRequest, NotFound
@@ -19,6 +20,9 @@ from app.tenants.keys import DEFAULT_SCOPES, KEY_PREFIX, SCOPES, generate_key, h
 from app.tenants.lookup import existing_tenant, new_id, no_change
 from app.tenants.models import ApiKey, Tenant
 from app.tenants.schemas import CreatedKey, KeyOut, Principal, RotatedKey
+
+# Rotation re-issues a key the caller was already allowed to act on, with that key's own scopes.
+OPERATOR_SELF = Actor("operator", "rotation")
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -36,7 +40,10 @@ def key_out(key: ApiKey) -> KeyOut:
     )  # fmt: skip
 
 
-def record(key: ApiKey, tenant: Tenant) -> KeyRecord:
+def record(key: ApiKey, tenant: Tenant | None) -> KeyRecord:
+    scopes = frozenset(key.scopes.split(","))
+    if tenant is None:  # an operator key: no tenant, no limits, never an /api caller
+        return KeyRecord(Principal("", "", key.id, scopes), key.revoked_at is not None, True, key.expires_at)
     limits = Limits(
         credits_per_month=tenant.credits_per_month,
         searches_per_day=tenant.searches_per_day,
@@ -44,7 +51,7 @@ def record(key: ApiKey, tenant: Tenant) -> KeyRecord:
         max_concurrent_searches=tenant.max_concurrent_searches,
         demo_only=tenant.demo_only,
     )
-    principal = Principal(tenant.id, tenant.name, key.id, frozenset(key.scopes.split(",")), limits,
+    principal = Principal(tenant.id, tenant.name, key.id, scopes, limits,
                           key.requests_per_minute, require_purpose=tenant.require_purpose,
                           cache_scope=tenant.cache_scope)
     return KeyRecord(principal, key.revoked_at is not None, tenant.status == "active", key.expires_at)
@@ -60,6 +67,7 @@ class KeyService:
 
     async def create_key(
         self,
+        actor: Actor,
         tenant_ref: str,
         *,
         name: str = "",
@@ -67,7 +75,8 @@ class KeyService:
         expires_at: datetime | None = None,
         requests_per_minute: int | None = None,
     ) -> CreatedKey:
-        """Mint a key; the clear value is returned here once and never again."""
+        """Mint a key; the clear value is returned here once and never again. A tenant admin mints
+        keys of its own tenant only, with no scope it lacks itself."""
         if not scopes or not scopes <= SCOPES:
             raise BadRequest(f"Scopes must be a non-empty subset of {sorted(SCOPES)}.")
         if requests_per_minute is not None and requests_per_minute < 1:
@@ -75,32 +84,49 @@ class KeyService:
         clear = generate_key()
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
-            key = ApiKey(
-                id=new_id(), tenant_id=tenant.id, name=name, key_hash=hash_key(self._secret, clear),
-                prefix=clear[: len(KEY_PREFIX) + 4], last4=clear[-4:], scopes=",".join(sorted(scopes)),
-                created_at=self._clock.now(), expires_at=_utc(expires_at),
-                requests_per_minute=requests_per_minute,
-            )  # fmt: skip
+            actor.own(tenant.id)
+            actor.may_grant(scopes)
+            key = self._new_key(clear, tenant.id, name, scopes, expires_at, requests_per_minute)
             await repo.add(session, key)
         return CreatedKey.model_validate({**key_out(key).model_dump(), "key": clear})
 
-    async def list_keys(self, tenant_ref: str) -> list[KeyOut]:
+    async def create_operator_key(self, actor: Actor, *, name: str = "",
+                                  expires_at: datetime | None = None) -> CreatedKey:
+        """A key bound to no tenant, with the `admin` scope: an operator's. Only an operator mints one."""
+        actor.operator_only("create an operator key")
+        clear = generate_key()
+        key = self._new_key(clear, None, name, frozenset({"admin"}), expires_at, None)
+        async with self._db.transaction() as session:
+            await repo.add(session, key)
+        return CreatedKey.model_validate({**key_out(key).model_dump(), "key": clear})
+
+    def _new_key(self, clear: str, tenant_id: str | None, name: str, scopes: frozenset[str],
+                 expires_at: datetime | None, requests_per_minute: int | None) -> ApiKey:
+        return ApiKey(
+            id=new_id(), tenant_id=tenant_id, name=name, key_hash=hash_key(self._secret, clear),
+            prefix=clear[: len(KEY_PREFIX) + 4], last4=clear[-4:], scopes=",".join(sorted(scopes)),
+            created_at=self._clock.now(), expires_at=_utc(expires_at), requests_per_minute=requests_per_minute,
+        )  # fmt: skip
+
+    async def list_keys(self, actor: Actor, tenant_ref: str) -> list[KeyOut]:
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
+            actor.own(tenant.id)
             keys = await repo.list_keys(session, tenant.id)
         return [key_out(k) for k in keys]
 
-    async def revoke_key(self, key_id: str) -> KeyOut:
+    async def revoke_key(self, actor: Actor, key_id: str) -> KeyOut:
         async with self._db.transaction() as session:
             key = await repo.key_by_id(session, key_id)
             if key is None:
                 raise NotFound("Key not found.")
+            actor.own(key.tenant_id, "Key")
             if key.revoked_at is None:
                 key.revoked_at = self._clock.now()
         await self._on_change()
         return key_out(key)
 
-    async def rotate_key(self, key_id: str, grace_seconds: int) -> RotatedKey:
+    async def rotate_key(self, actor: Actor, key_id: str, grace_seconds: int) -> RotatedKey:
         """A new key like the old one; the old one keeps working `grace_seconds` (0 to 24 h), then
         expires. Its entry in every cache carries the new expiry, so the end needs no message."""
         if not 0 <= grace_seconds <= 86_400:
@@ -109,10 +135,16 @@ class KeyService:
             old = await repo.key_by_id(session, key_id)
         if old is None:
             raise NotFound("Key not found.")
+        actor.own(old.tenant_id, "Key")
+        actor.may_grant(frozenset(old.scopes.split(",")))
         if old.revoked_at is not None:
             raise BadRequest("A revoked key cannot be rotated; create a new key instead.")
-        new = await self.create_key(old.tenant_id, name=old.name, scopes=frozenset(old.scopes.split(",")),
-                                    requests_per_minute=old.requests_per_minute)
+        if old.tenant_id is None:
+            new = await self.create_operator_key(actor, name=old.name)
+        else:  # the same scopes as before: the key being replaced bounds them, not the caller
+            new = await self.create_key(OPERATOR_SELF, old.tenant_id, name=old.name,
+                                        scopes=frozenset(old.scopes.split(",")),
+                                        requests_per_minute=old.requests_per_minute)
         ends = self._clock.now() + timedelta(seconds=grace_seconds)
         async with self._db.transaction() as session:
             key = await repo.key_by_id(session, key_id)

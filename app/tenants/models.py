@@ -35,7 +35,8 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    # NULL: an operator key, bound to no tenant (only an operator creates one).
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Enough to recognise a key in a listing, never enough to use it.
@@ -48,4 +49,4 @@ class ApiKey(Base):
     # An optional per-key rate limit, on top of the tenant's.
     requests_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
 
-    tenant: Mapped[Tenant] = relationship(back_populates="keys", lazy="raise")
+    tenant: Mapped[Tenant | None] = relationship(back_populates="keys", lazy="raise")

@@ -31,8 +31,10 @@ async def any_tenant(session: AsyncSession) -> bool:
     return (await session.execute(select(Tenant.id).limit(1))).first() is not None
 
 
-async def key_with_tenant(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Tenant] | None:
-    stmt = select(ApiKey, Tenant).join(Tenant, ApiKey.tenant_id == Tenant.id).where(ApiKey.key_hash == key_hash)
+async def key_with_tenant(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Tenant | None] | None:
+    """The key and its tenant (None for an operator key)."""
+    stmt = (select(ApiKey, Tenant).outerjoin(Tenant, ApiKey.tenant_id == Tenant.id)
+            .where(ApiKey.key_hash == key_hash))
     row = (await session.execute(stmt)).first()
     return None if row is None else (row[0], row[1])
 

@@ -14,6 +14,7 @@ from app.tenants.schemas import (
     KeyCreate,
     KeyOut,
     KeyRotate,
+    OperatorKeyCreate,
     RotatedKey,
     TenantCreate,
     TenantOut,
@@ -32,19 +33,19 @@ router = APIRouter(prefix="/admin", tags=["Admin: tenants and keys"], responses=
 @router.post("/tenants", status_code=201, summary="Create a tenant",
              responses={409: {"description": "Name taken (TENANT_EXISTS)"}})
 async def create_tenant(body: TenantCreate, tenants: TenantsDep, audit: AuditDep, actor: Admin) -> TenantOut:
-    out = await tenants.create_tenant(body.name, body)
-    await audit.admin_action(actor, "tenant.create", tenant_id=out.id, detail=sent_fields(body))
+    out = await tenants.create_tenant(actor, body.name, body)
+    await audit.admin_action(actor.label, "tenant.create", tenant_id=out.id, detail=sent_fields(body))
     return out
 
 
 @router.get("/tenants", summary="List tenants")
-async def list_tenants(tenants: TenantsDep, _: Admin) -> list[TenantOut]:
-    return await tenants.list_tenants()
+async def list_tenants(tenants: TenantsDep, actor: Admin) -> list[TenantOut]:
+    return await tenants.list_tenants(actor)
 
 
 @router.get("/tenants/{tenant}", summary="One tenant")
-async def get_tenant(tenant: TenantRef, tenants: TenantsDep, _: Admin) -> TenantOut:
-    return await tenants.get_tenant(tenant)
+async def get_tenant(tenant: TenantRef, tenants: TenantsDep, actor: Admin) -> TenantOut:
+    return await tenants.get_tenant(actor, tenant)
 
 
 @router.patch("/tenants/{tenant}", summary="Change name, limits, cache scope, require_purpose, demo_only",
@@ -52,31 +53,30 @@ async def get_tenant(tenant: TenantRef, tenants: TenantsDep, _: Admin) -> Tenant
 async def update_tenant(
     tenant: TenantRef, body: TenantSettingsIn, tenants: TenantsDep, audit: AuditDep, actor: Admin
 ) -> TenantOut:
-    out = await tenants.update_tenant(tenant, body)
-    await audit.admin_action(actor, "tenant.update", tenant_id=out.id, detail=sent_fields(body))
+    out = await tenants.update_tenant(actor, tenant, body)
+    await audit.admin_action(actor.label, "tenant.update", tenant_id=out.id, detail=sent_fields(body))
     return out
 
 
 @router.post("/tenants/{tenant}/suspend", summary="Suspend: every key of the tenant fails at once")
 async def suspend_tenant(tenant: TenantRef, tenants: TenantsDep, audit: AuditDep, actor: Admin) -> TenantOut:
-    out = await tenants.set_status(tenant, "suspended")
-    await audit.admin_action(actor, "tenant.suspend", tenant_id=out.id)
+    out = await tenants.set_status(actor, tenant, "suspended")
+    await audit.admin_action(actor.label, "tenant.suspend", tenant_id=out.id)
     return out
 
 
 @router.post("/tenants/{tenant}/resume", summary="Resume a suspended tenant")
 async def resume_tenant(tenant: TenantRef, tenants: TenantsDep, audit: AuditDep, actor: Admin) -> TenantOut:
-    out = await tenants.set_status(tenant, "active")
-    await audit.admin_action(actor, "tenant.resume", tenant_id=out.id)
+    out = await tenants.set_status(actor, tenant, "active")
+    await audit.admin_action(actor.label, "tenant.resume", tenant_id=out.id)
     return out
 
 
 @router.delete("/tenants/{tenant}", status_code=204, summary="Delete a tenant with no searches in flight",
                responses={409: {"description": "Searches in flight (TENANT_BUSY)"}})
 async def delete_tenant(tenant: TenantRef, tenants: TenantsDep, audit: AuditDep, actor: Admin) -> Response:
-    tenant_id = (await tenants.get_tenant(tenant)).id
-    await tenants.delete_tenant(tenant)
-    await audit.admin_action(actor, "tenant.delete", tenant_id=tenant_id)
+    tenant_id = await tenants.delete_tenant(actor, tenant)
+    await audit.admin_action(actor.label, "tenant.delete", tenant_id=tenant_id)
     return Response(status_code=204)
 
 
@@ -84,11 +84,11 @@ async def delete_tenant(tenant: TenantRef, tenants: TenantsDep, audit: AuditDep,
 async def tenant_usage(
     tenant: TenantRef,
     tenants: TenantsDep,
-    _: Admin,
+    actor: Admin,
     by: Annotated[Literal["day", "month"], Query(description="period length")] = "day",
     key_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,32}$", description="only this key")] = None,
 ) -> UsageReport:
-    return await tenants.usage_report(tenant, by, key_id)
+    return await tenants.usage_report(actor, tenant, by, key_id)
 
 
 @router.post("/tenants/{tenant}/keys", status_code=201, summary="Create a key; the clear key is shown once")
@@ -96,29 +96,38 @@ async def create_key(
     tenant: TenantRef, body: KeyCreate, tenants: TenantsDep, audit: AuditDep, actor: Admin
 ) -> CreatedKey:
     out = await tenants.keys.create_key(
-        tenant, name=body.name, scopes=frozenset(body.scopes), expires_at=body.expires_at,
+        actor, tenant, name=body.name, scopes=frozenset(body.scopes), expires_at=body.expires_at,
         requests_per_minute=body.requests_per_minute,
     )  # fmt: skip
-    await audit.admin_action(actor, "key.create", tenant_id=out.tenant_id, key_id=out.id,
+    await audit.admin_action(actor.label, "key.create", tenant_id=out.tenant_id, key_id=out.id,
                                        detail={"scopes": out.scopes})
     return out
 
 
+@router.post("/keys", status_code=201, summary="Create an operator key (bound to no tenant); operators only")
+async def create_operator_key(
+    body: OperatorKeyCreate, tenants: TenantsDep, audit: AuditDep, actor: Admin
+) -> CreatedKey:
+    out = await tenants.keys.create_operator_key(actor, name=body.name, expires_at=body.expires_at)
+    await audit.admin_action(actor.label, "key.create", key_id=out.id, detail={"scopes": out.scopes, "operator": True})
+    return out
+
+
 @router.get("/tenants/{tenant}/keys", summary="List keys (prefix and last four characters only)")
-async def list_keys(tenant: TenantRef, tenants: TenantsDep, _: Admin) -> list[KeyOut]:
-    return await tenants.keys.list_keys(tenant)
+async def list_keys(tenant: TenantRef, tenants: TenantsDep, actor: Admin) -> list[KeyOut]:
+    return await tenants.keys.list_keys(actor, tenant)
 
 
 @router.post("/keys/{key_id}/revoke", summary="Revoke a key: refused on every replica within a second")
 async def revoke_key(key_id: KeyId, tenants: TenantsDep, audit: AuditDep, actor: Admin) -> KeyOut:
-    out = await tenants.keys.revoke_key(key_id)
-    await audit.admin_action(actor, "key.revoke", tenant_id=out.tenant_id, key_id=out.id)
+    out = await tenants.keys.revoke_key(actor, key_id)
+    await audit.admin_action(actor.label, "key.revoke", tenant_id=out.tenant_id, key_id=out.id)
     return out
 
 
 @router.post("/keys/{key_id}/rotate", summary="A new key; the old one works for the grace period, then stops")
 async def rotate_key(key_id: KeyId, body: KeyRotate, tenants: TenantsDep, audit: AuditDep, actor: Admin) -> RotatedKey:
-    out = await tenants.keys.rotate_key(key_id, body.grace_seconds)
-    await audit.admin_action(actor, "key.rotate", tenant_id=out.old.tenant_id, key_id=out.old.id,
+    out = await tenants.keys.rotate_key(actor, key_id, body.grace_seconds)
+    await audit.admin_action(actor.label, "key.rotate", tenant_id=out.old.tenant_id, key_id=out.old.id,
                                        detail={"new_key_id": out.new.id, "grace_seconds": body.grace_seconds})
     return out

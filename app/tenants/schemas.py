@@ -55,6 +55,15 @@ class KeyCreate(BaseModel):
     requests_per_minute: int | None = Field(None, ge=1, le=MAX_INT)
 
 
+class OperatorKeyCreate(BaseModel):
+    """An operator key: bound to no tenant, it may do everything under /admin and nothing on /api."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=100)
+    expires_at: datetime | None = Field(None, description="When the key stops working (UTC if no zone).")
+
+
 class KeyRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,7 +86,7 @@ class TenantOut(BaseModel):
 
 class KeyOut(BaseModel):
     id: str
-    tenant_id: str
+    tenant_id: str | None = Field(description="null for an operator key")
     name: str
     prefix: str
     last4: str
@@ -109,6 +118,11 @@ class Principal:
     key_requests_per_minute: int | None = None
     require_purpose: bool = False
     cache_scope: str | None = None  # the tenant's own result-cache scope; None: CACHE_SCOPE
+
+    @property
+    def is_operator_key(self) -> bool:
+        """An operator key is bound to no tenant: it reaches /admin, never /api."""
+        return not self.tenant_id
 
 
 class UsageRow(BaseModel):

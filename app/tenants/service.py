@@ -12,6 +12,7 @@ from typing import Literal, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.clock import Clock
 from app.db import Database
 from app.errors import BadRequest, GatewayError
@@ -75,7 +76,8 @@ class TenantService:
         self._on_change = on_change
         self.keys = KeyService(db, secret, clock, on_change)
 
-    async def create_tenant(self, name: str, limits: LimitsIn | None = None) -> TenantOut:
+    async def create_tenant(self, actor: Actor, name: str, limits: LimitsIn | None = None) -> TenantOut:
+        actor.operator_only("create a tenant")
         if not TENANT_NAME.match(name):
             raise BadRequest("Tenant names are 1-100 characters: letters, digits, '.', '_' or '-'.")
         values = (limits or LimitsIn()).model_dump(exclude_none=True)
@@ -87,8 +89,10 @@ class TenantService:
             await repo.add(session, tenant)
         return _out(tenant)
 
-    async def update_tenant(self, tenant_ref: str, changes: TenantSettingsIn) -> TenantOut:
-        """Apply the fields the caller set; a limit set to null becomes unlimited. Names stay unique."""
+    async def update_tenant(self, actor: Actor, tenant_ref: str, changes: TenantSettingsIn) -> TenantOut:
+        """Apply the fields the caller set; a limit set to null becomes unlimited. Names stay unique.
+        Name, limits, cache scope and purpose rule are the operator's, never the tenant's own admin's."""
+        actor.operator_only("change a tenant's name, limits, cache scope or purpose rule")
         values = changes.model_dump(exclude_unset=True)
         for field in ("name", "demo_only", "require_purpose"):  # a null cache_scope: CACHE_SCOPE
             if field in values and values[field] is None:
@@ -103,16 +107,19 @@ class TenantService:
         await self._on_change()  # principals carry the tenant's name and limits
         return _out(tenant)
 
-    async def set_status(self, tenant_ref: str, status: str) -> TenantOut:
+    async def set_status(self, actor: Actor, tenant_ref: str, status: str) -> TenantOut:
         """`suspended`: every key of the tenant fails at once (on every replica); `active`: back."""
+        actor.operator_only("suspend or resume a tenant")
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
             tenant.status = status
         await self._on_change()
         return _out(tenant)
 
-    async def delete_tenant(self, tenant_ref: str) -> None:
-        """Remove a tenant, its keys and its search records; refused while a search is in flight."""
+    async def delete_tenant(self, actor: Actor, tenant_ref: str) -> str:
+        """Remove a tenant, its keys and its search records; refused while a search is in flight.
+        Returns the deleted tenant's id."""
+        actor.operator_only("delete a tenant")
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
             if await self._records.in_flight(session, tenant.id):
@@ -120,6 +127,7 @@ class TenantService:
             await self._records.delete_for_tenant(session, tenant.id)
             await repo.delete_tenant(session, tenant.id)
         await self._on_change()
+        return tenant.id
 
     async def usage(self, tenant_ref: str) -> dict[str, object]:
         """This month's and today's usage as the database records it (the source of truth)."""
@@ -131,11 +139,12 @@ class TenantService:
                 "credits_per_month": tenant.credits_per_month, **counts}
 
     async def usage_report(
-        self, tenant_ref: str, granularity: Literal["day", "month"], key_id: str | None = None
+        self, actor: Actor, tenant_ref: str, granularity: Literal["day", "month"], key_id: str | None = None
     ) -> UsageReport:
         """Per day or month, for the tenant and each of its keys (or only `key_id`)."""
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
+            actor.own(tenant.id)
             rows = await self._records.usage_by_period(session, tenant.id, granularity)
         if key_id is not None:
             rows = [r for r in rows if r[1] == key_id]
@@ -154,15 +163,17 @@ class TenantService:
         return UsageReport(tenant_id=tenant.id, tenant=tenant.name, granularity=granularity,
                            totals=list(totals.values()), by_key=by_key)
 
-    async def get_tenant(self, tenant_ref: str) -> TenantOut:
+    async def get_tenant(self, actor: Actor, tenant_ref: str) -> TenantOut:
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
+        actor.own(tenant.id)
         return _out(tenant)
 
-    async def list_tenants(self) -> list[TenantOut]:
+    async def list_tenants(self, actor: Actor) -> list[TenantOut]:
+        """Every tenant for an operator; a tenant admin's own alone."""
         async with self._db.transaction() as session:
             rows = await repo.list_tenants(session)
-        return [_out(t) for t in rows]
+        return [_out(t) for t in rows if actor.is_operator or t.id == actor.tenant_id]
 
     async def has_tenants(self) -> bool:
         async with self._db.transaction() as session:

@@ -6,6 +6,7 @@ store that cannot answer lets authentication go ahead: the brake must not become
 from __future__ import annotations
 
 import logging
+from itertools import islice
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -14,6 +15,8 @@ from app.clock import Clock
 from app.store_errors import lua
 
 log = logging.getLogger("facecheck_gateway.tenants")
+# Addresses the in-process brake remembers at most (each a few hundred bytes).
+MAX_ADDRESSES = 10_000
 
 
 class AuthThrottle(Protocol):
@@ -40,8 +43,11 @@ class MemoryThrottle:
 
     async def failed(self, address: str) -> bool:
         now = self._clock.monotonic()
-        if len(self._counts) > 10_000:
+        if len(self._counts) >= MAX_ADDRESSES:
             self._counts = {a: v for a, v in self._counts.items() if v[1] > now}
+            # A flood of live addresses: the oldest tenth go, so the sweep runs once per many calls.
+            for oldest in list(islice(self._counts, max(0, len(self._counts) - MAX_ADDRESSES * 9 // 10))):
+                del self._counts[oldest]
         count, ends = self._counts.get(address, (0, 0.0))
         if ends <= now:
             count, ends = 0, now + self._window

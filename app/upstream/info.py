@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.actors import Actor
 from app.clock import Clock
 from app.errors import GatewayError
 from app.upstream.client import UpstreamClient, raise_in_band
@@ -54,7 +55,9 @@ class UpstreamInfo:
         value = (await self.get(fresh=True)).get("remaining_credits")
         return int(value) if isinstance(value, int | float) else 0
 
-    async def status(self) -> UpstreamStatus:
+    async def status(self, actor: Actor) -> UpstreamStatus:
+        """The company's account: operators only."""
+        actor.operator_only("see the company's upstream account")
         info = await self.get()
         online = info.get("is_online")
         return UpstreamStatus(remaining_credits=_int(info.get("remaining_credits")),

@@ -14,5 +14,5 @@ router = APIRouter(prefix="/admin", tags=["Admin: upstream"], responses=ADMIN_ER
 @router.get("/upstream", summary="Upstream balance, online status and indexed faces",
             responses={502: {"description": "Upstream unavailable (UPSTREAM_UNAVAILABLE)"},
                        504: {"description": "Upstream too slow (UPSTREAM_TIMEOUT)"}})
-async def upstream_status(info: UpstreamInfoDep, _: Admin) -> UpstreamStatus:
-    return await info.status()
+async def upstream_status(info: UpstreamInfoDep, actor: Admin) -> UpstreamStatus:
+    return await info.status(actor)

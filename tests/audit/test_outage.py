@@ -151,3 +151,27 @@ def test_spool_left_by_a_dead_process_is_replayed_once(pg_stack: Stack, postgres
     assert sorted(r for r in recorded if r in spooled) == sorted(spooled)
     assert len(recorded) == len(set(recorded)) == 6
     assert "audit chain valid" in pg_stack.cli("audit", "verify").stdout
+
+
+def test_spool_file_is_emptied_once_replayed(pg_stack: Stack, postgres_server: PostgresServer) -> None:
+    tenant, key = pg_stack.new_tenant("emptied")
+    tenant_id, _ = ids(pg_stack, tenant)
+    assert pg_stack.post("/api/info", key).json().get("is_online") is True
+    spool = pg_stack.tmp / "data" / "audit-spool"
+    spooled: list[str] = []
+    for _outage in range(2):  # the file must not grow from one outage to the next
+        postgres_server.stop()
+        try:
+            spooled += [pg_stack.post("/api/info", key).headers["X-Request-ID"] for _ in range(5)]
+            assert scrape(pg_stack.url).value(SPOOL_DEPTH) == 5
+            assert sum(p.stat().st_size for p in spool.glob("spool-*.jsonl")) > 0
+        finally:
+            postgres_server.start_again()
+        wait_for(lambda: all(p.stat().st_size == 0 for p in spool.glob("spool-*.jsonl")), deadline_s=30,
+                 what="spool file truncated once everything in it is in the database")
+        assert scrape(pg_stack.url).value(SPOOL_DEPTH) == 0
+    assert set(spooled) <= set(request_ids(pg_stack, tenant_id))
+    pg_stack.gateway.restart()  # nothing left to replay at start
+    recorded = request_ids(pg_stack, tenant_id)
+    assert len(recorded) == len(set(recorded))
+    assert "audit chain valid" in pg_stack.cli("audit", "verify").stdout

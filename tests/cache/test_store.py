@@ -91,3 +91,27 @@ async def test_memory_entries_expire_with_the_clock() -> None:
     assert await store.get("k") == b"v" and await store.poll_lock("u", 1_000)
     clock.advance(1)
     assert await store.get("k") is None
+
+
+async def test_memory_entries_are_held_to_a_byte_bound_least_recently_used_first() -> None:
+    from prometheus_client import REGISTRY
+
+    def evictions() -> float:
+        return REGISTRY.get_sample_value("facecheck_gateway_cache_evictions_total") or 0.0
+
+    value = b"x" * 10_000
+    store = MemoryCacheStore(ManualClock(), max_bytes=35_000)  # room for three entries, not four
+    for name in ("a", "b", "c"):
+        await store.put(name, value, DAY_MS, "t1")
+    assert await store.get("a") == value  # "a" is now the most recently used
+    before = evictions()
+    await store.put("d", value, DAY_MS, "t2")
+    assert await store.get("b") is None  # the least recently used went first
+    assert [await store.get(k) for k in ("a", "c", "d")] == [value] * 3
+    assert evictions() == before + 1
+    for n in range(100):  # however many are stored, three at most are kept
+        await store.put(f"n{n}", value, DAY_MS, "t3")
+    assert evictions() == before + 101
+    assert await store.purge_tenant("t1") == 0 and await store.purge_tenant("t3") == 3
+    await store.put("huge", b"y" * 50_000, DAY_MS, "t1")  # larger than the whole bound: not kept
+    assert await store.get("huge") is None

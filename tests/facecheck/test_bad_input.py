@@ -149,3 +149,20 @@ def test_unexpected_request_shapes_do_not_500(stack: Stack, key: str) -> None:
         response = stack.post("/api/search", key, **shape)
         assert response.status_code == 200
         assert response.json()["code"] in {"BAD_REQUEST", "NOT_FOUND"}, (shape, response.text)
+
+
+def test_id_search_sent_as_a_file_part_is_read_as_the_field(stack: Stack, key: str) -> None:
+    first = upload(stack, key, make_image(11))
+    before = stack.stats()
+    id_part = ("id_search", ("id_search", first["id_search"].encode(), "text/plain"))
+    files = [*_files(("b.jpg", make_image(12))), id_part]
+    appended = stack.post("/api/upload_pic", key, files=files).json()
+    assert appended["error"] is None, appended
+    assert appended["id_search"] == first["id_search"] and len(appended["input"]) == 2  # not a new search
+    assert delta(before, stack.stats())["uploads"] == 1
+    garbage = [*_files(("c.jpg", make_image(13))), ("id_search", ("id", b"\xff\x00" * 10, "application/octet-stream"))]
+    refused = stack.post("/api/upload_pic", key, files=garbage).json()
+    assert refused["code"] == "BAD_REQUEST"
+    three = [*_files(*[(f"{i}.jpg", make_image(20 + i)) for i in range(3)]),
+             ("id_search", ("id_search", b"", "text/plain"))]
+    assert stack.post("/api/upload_pic", key, files=three).json()["error"] is None  # three images still fit

@@ -7,7 +7,8 @@ from app.facecheck.schemas import parse_search_body
 
 
 @pytest.mark.parametrize("ctype", ["application/json", "application/json; charset=utf-8", "text/json",
-                                   "application/problem+json", None])
+                                   "application/problem+json", "application/*+json", "application/vnd.api+json",
+                                   "Application/*+JSON; charset=utf-8", None])
 def test_accepts_the_contract_media_types(ctype: str | None) -> None:
     req = parse_search_body(ctype, b'{"id_search": "abc", "with_progress": false, "demo": true}')
     assert (req.id_search, req.with_progress, req.status_only, req.demo) == ("abc", False, False, True)
@@ -31,7 +32,8 @@ def test_malformed_bodies_get_bad_request(body: bytes, message: str) -> None:
         parse_search_body("application/json", body)
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                                   "application/+json", "application/a/b+json", "text/*+json"])
 def test_wrong_content_type(ctype: str) -> None:
     with pytest.raises(UnsupportedMediaType):
         parse_search_body(ctype, b'{"id_search": "abc"}')

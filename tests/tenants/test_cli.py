@@ -79,3 +79,14 @@ def test_update_suspend_resume_rotate(cli: Any) -> None:
     assert rotated["old"]["expires_at"] < old["expires_at"]
     assert "grace_seconds" in cli("keys", "rotate", rotated["new"]["id"], "--grace-seconds", "90000",
                                   ok=False).stderr
+
+
+def test_an_operator_key_from_the_command_line_is_bound_to_no_tenant(cli: Any, tmp_path: Path) -> None:
+    created = json.loads(cli("keys", "create-operator", "--name", "ops").stdout)
+    assert created["key"].startswith("fcg_") and created["tenant_id"] is None and created["scopes"] == ["admin"]
+    with sqlite3.connect(tmp_path / "data" / "gateway.db") as db:
+        rows = db.execute("SELECT tenant_id, scopes FROM api_keys WHERE id = ?", (created["id"],)).fetchall()
+    assert rows == [(None, "admin")]
+    exported = [json.loads(line) for line in cli("audit", "export").stdout.splitlines()]
+    mine = [(e["action"], e["actor"]) for e in exported if e["key_id"] == created["id"]]
+    assert mine == [("admin.key.create", "cli")]
