@@ -26,6 +26,8 @@ from app.facecheck.lifecycle import SearchLifecycle
 from app.facecheck.service import SearchService
 from app.facecheck.shared import SharedSearches
 from app.facecheck.tracker import Tracker
+from app.notify.service import NotifyService
+from app.notify.watch import BudgetWatch, build_notify
 from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
 from app.observability.readiness import Readiness
@@ -58,6 +60,8 @@ class Resources:
     audit: AuditWriter
     tracker: Tracker
     readiness: Readiness
+    notify: NotifyService
+    budget_watch: BudgetWatch
 
 
 def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
@@ -133,6 +137,8 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     shared = SharedSearches(lifecycle, db, settings, clock)
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
+    notify, budget_watch = build_notify(settings, db, clock)
+    quotas.on_commit = budget_watch.wake
     return Resources(
         settings=settings,
         db=db,
@@ -148,6 +154,8 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         tracker=Tracker(db, shared, settings, clock),
         audit=audit,
         readiness=readiness,
+        notify=notify,
+        budget_watch=budget_watch,
     )
 
 
@@ -159,6 +167,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         app.state.resources = resources
         resources.tracker.start()
         resources.audit.start()  # replays what a previous run left in the spool, then keeps watch
+        resources.budget_watch.start()
         # Pub/sub holds its connection open waiting, so it gets a client without the short timeouts.
         listener = Redis.from_url(settings.redis_url) if settings.redis_url else None
         if listener is not None:
@@ -170,6 +179,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
             if listener is not None:
                 await listener.aclose()
             await resources.tracker.stop()
+            await resources.budget_watch.stop()
             await resources.audit.stop()
             await resources.quotas.store.close()
             await resources.http.aclose()

@@ -25,6 +25,7 @@ from app.errors import (
 )
 from app.facecheck.router import router as facecheck_router
 from app.lifespan import make_lifespan
+from app.notify.router import router as webhook_router
 from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.observability.router import build_router as build_operations_router
 from app.openapi import build_openapi
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(upstream_admin_router)
     app.include_router(audit_router)
     app.include_router(cache_admin_router)
+    app.include_router(webhook_router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 

@@ -41,6 +41,16 @@ async def snapshot(session: AsyncSession, month: str, day: str) -> Snapshot:
     )
 
 
+async def charged_by_tenant(session: AsyncSession, month: str) -> dict[str, int]:
+    """Credits committed this month per tenant (what budget notifications compare with the budget)."""
+    rows = await session.execute(
+        select(Search.tenant_id, func.sum(Search.credits_reserved))
+        .where(Search.reserved_month == month, Search.reservation == COMMITTED)
+        .group_by(Search.tenant_id)
+    )
+    return {t: int(n or 0) for t, n in rows.all()}
+
+
 async def tenant_usage(session: AsyncSession, tenant_id: str, month: str, day: str) -> dict[str, int]:
     """A tenant's usage as the database records it (what reports and the CLI show)."""
     row = (

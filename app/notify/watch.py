@@ -1,0 +1,72 @@
+"""The background budget watch: every NOTIFY_INTERVAL_SECONDS, and soon after a search is charged,
+check every budget and deliver what the outbox holds. Every replica runs it; the outbox's unique
+rows and claims keep each notification to one sender."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from app.clock import Clock
+from app.config import Settings
+from app.db import Database
+from app.errors import GatewayError
+from app.notify.sender import DeliveryPolicy, Sender
+from app.notify.service import NotifyService
+
+log = logging.getLogger("facecheck_gateway.notify")
+
+_MIN_GAP_SECONDS = 0.2  # a burst of settled searches is one check, not one each
+
+
+class BudgetWatch:
+    def __init__(self, service: NotifyService, sender: Sender, interval_seconds: float) -> None:
+        self._service = service
+        self._sender = sender
+        self._interval = interval_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Ask for a check soon (after a search is charged): cheap, never blocks the caller."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="budget-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._sender.close()
+
+    async def round(self) -> None:
+        await self._service.check()
+        await self._sender.deliver_due()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.round()
+            except GatewayError as exc:  # the database is away: next round
+                log.debug("budget watch deferred", extra={"reason": type(exc).__name__})
+            except Exception:  # keep watching whatever one round ran into
+                log.exception("budget watch round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await asyncio.sleep(_MIN_GAP_SECONDS)  # paced: coalesces a burst of wake-ups
+
+
+def build_notify(settings: Settings, db: Database, clock: Clock) -> tuple[NotifyService, BudgetWatch]:
+    """The webhook service and the watch, with their own HTTP client (never the upstream's)."""
+    policy = DeliveryPolicy(settings.webhook_timeout_seconds, settings.webhook_max_attempts,
+                            settings.webhook_retry_seconds)
+    http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    service = NotifyService(db, settings.secret_bytes, clock)
+    sender = Sender(db, http, settings.secret_bytes, clock, policy)
+    return service, BudgetWatch(service, sender, settings.notify_interval_seconds)
