@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the servers the test suite starts itself (redis-server, PostgreSQL) when missing.
+# Installs the servers the test suite starts itself when missing: redis-server, PostgreSQL, and
+# Prometheus (promtool, prometheus) with Alertmanager for the alerting tests.
 # Debian/Ubuntu packages; uses sudo when not root.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ have_postgres() {
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 have_postgres || missing+=(postgresql)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 \
+  || missing+=(prometheus-alertmanager)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
