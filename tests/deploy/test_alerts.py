@@ -55,7 +55,8 @@ def test_prometheus_loads_the_rules_and_sends_to_alertmanager() -> None:
     assert config["rule_files"] == ["/etc/prometheus/alerts/*.yml"]
     [target] = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert target == "alertmanager:9093"
-    run(tool("promtool", "Debian package prometheus"), "check", "config", "--syntax-only", str(DEPLOY / "prometheus.yml"))
+    promtool = tool("promtool", "Debian package prometheus")
+    run(promtool, "check", "config", "--syntax-only", str(DEPLOY / "prometheus.yml"))
 
 
 def test_alertmanager_config_is_valid() -> None:
