@@ -43,7 +43,7 @@ class Prometheus:
         return result
 
     def query_range(self, expr: str, start: float, end: float, step: float = 1) -> list[dict[str, Any]]:
-        params = {"query": expr, "start": start, "end": end, "step": step}
+        params: dict[str, Any] = {"query": expr, "start": start, "end": end, "step": step}
         body = requests.get(self.url + "/api/v1/query_range", params=params, timeout=10).json()
         assert body["status"] == "success", (expr, body)
         result: list[dict[str, Any]] = body["data"]["result"]

@@ -4,6 +4,7 @@ end-to-end alerting test (which runs the same rules with short windows)."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,14 @@ def render_unit_tests(rules_path: Path) -> str:
         for check in case["alert_rule_test"]:
             description = rules[check["alertname"]]["annotations"]["description"]
             for alert in check["exp_alerts"]:
-                labels = alert["exp_labels"]
-                rendered = _LABEL.sub(lambda m, labels=labels: str(labels[m.group(1)]), description)
+                labels: dict[str, Any] = alert["exp_labels"]
+                rendered = _LABEL.sub(partial(_label, labels), description)
                 alert["exp_annotations"] = {"summary": alert.pop("summary"), "description": rendered}
     return yaml.safe_dump(spec, sort_keys=False)
+
+
+def _label(labels: dict[str, Any], match: re.Match[str]) -> str:
+    return str(labels[match.group(1)])
 
 
 def fast_rules(for_seconds: int = 2, window_seconds: int = 10) -> str:

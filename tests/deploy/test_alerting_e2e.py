@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import pytest
 
@@ -109,12 +110,16 @@ def test_dashboard_queries_return_series_and_follow_their_counters(monitored: Mo
         expr = query
         for variable, value in grafana.items():
             expr = expr.replace(variable, value)
-        wait_for(lambda expr=expr: bool(prom.query(expr)), deadline_s=20, what=f"series for {query}")
+        wait_for(partial(has_series, prom, expr), deadline_s=20, what=f"series for {query}")
         counters = set(_COUNTER.findall(query))
         if counters and counters <= moved:  # every counter it reads moved (a ratio's numerator too)
             series = prom.query_range(expr, start, time.time())
             values = [float(v) for s in series for _, v in s["values"] if v not in ("NaN", "+Inf", "-Inf")]
             assert any(v > 0 for v in values), f"stays at 0 while its counter moved: {query}"
+
+
+def has_series(prom: Prometheus, expr: str) -> bool:
+    return bool(prom.query(expr))
 
 
 def wait_moved(prom: Prometheus, name: str, before: float) -> bool:
