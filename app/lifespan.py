@@ -137,7 +137,7 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     shared = SharedSearches(lifecycle, db, settings, clock)
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
-    notify, budget_watch = build_notify(settings, db, clock)
+    notify, budget_watch = build_notify(settings, db, clock, quotas.charged_by_tenant)
     quotas.on_commit = budget_watch.wake
     return Resources(
         settings=settings,

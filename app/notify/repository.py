@@ -11,7 +11,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.notify.models import PENDING, BudgetNotification, BudgetWebhook, DeliveryAttempt
-from app.quotas.repository import charged_by_tenant
 from app.tenants.models import Tenant
 
 
@@ -28,15 +27,14 @@ async def remove_webhook(session: AsyncSession, tenant_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def budgets(session: AsyncSession, month: str) -> list[tuple[Tenant, int, BudgetWebhook | None]]:
-    """Every active tenant with a monthly budget: the tenant, credits charged this month, its webhook."""
-    charged = await charged_by_tenant(session, month)
+async def budgets(session: AsyncSession, month: str) -> list[tuple[Tenant, BudgetWebhook | None]]:
+    """Every active tenant with a monthly budget, and its webhook if it has one."""
     rows = await session.execute(
         select(Tenant, BudgetWebhook)
         .outerjoin(BudgetWebhook, BudgetWebhook.tenant_id == Tenant.id)
         .where(Tenant.status == "active", Tenant.credits_per_month.is_not(None))
     )
-    return [(t, charged.get(t.id, 0), hook) for t, hook in rows.all()]
+    return [(t, hook) for t, hook in rows.all()]
 
 
 async def active_tenant_names(session: AsyncSession) -> list[str]:

@@ -1,9 +1,4 @@
-"""Budget webhooks (set, show, remove, delivery log) and the budget check that finds crossings.
-
-The check reads each budgeted tenant's credits charged this month in one query, publishes the
-used ratio for alerting, and writes one outbox row per threshold crossed: the row's unique
-(tenant, period, threshold) makes it exist once however many replicas see the crossing.
-"""
+"""Budget webhooks: set, show, remove, and the delivery log. The admin API and the CLI call this."""
 
 from __future__ import annotations
 
@@ -13,11 +8,9 @@ from app.clock import Clock
 from app.db import Database
 from app.errors import NotFound
 from app.notify import repository as repo
-from app.notify.models import PENDING, BudgetWebhook
+from app.notify.models import BudgetWebhook
 from app.notify.schemas import AttemptOut, DeliveryOut, WebhookIn, WebhookOut
 from app.notify.signing import signing_secret
-from app.observability import metrics
-from app.quotas.policy import month_of
 from app.tenants.key_service import existing_tenant
 
 
@@ -73,29 +66,3 @@ class NotifyService:
                         log=[AttemptOut.model_validate(a) for a in attempts])
             for n, attempts in rows
         ]  # fmt: skip
-
-    async def check(self) -> int:
-        """One pass over every budget; the number of thresholds found crossed (new or not)."""
-        now = self._clock.now()
-        period = month_of(now)
-        async with self._db.transaction() as session:
-            for name in await repo.active_tenant_names(session):
-                metrics.tenant_series(name)
-            budgets = await repo.budgets(session, period)
-            rows: list[dict[str, object]] = []
-            for tenant, used, hook in budgets:
-                budget = tenant.credits_per_month or 0
-                if budget == 0:  # a zero budget blocks spending on purpose: nothing to warn about
-                    continue
-                metrics.TENANT_BUDGET_USED.labels(tenant=tenant.name).set(used / budget)
-                if hook is None:
-                    continue
-                rows += [
-                    {"id": secrets.token_hex(16), "tenant_id": tenant.id, "period": period, "threshold": threshold,
-                     "credits_used": used, "credits_budget": budget, "created_at": now, "status": PENDING,
-                     "attempts": 0, "next_attempt_at": now}
-                    for threshold in parse_thresholds(hook.thresholds)
-                    if used * 100 >= threshold * budget
-                ]  # fmt: skip
-            await repo.add_notifications(session, rows)
-        return len(rows)

@@ -14,6 +14,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.db import Database
 from app.errors import GatewayError
+from app.notify.check import BudgetCheck, ChargedByTenant
 from app.notify.sender import DeliveryPolicy, Sender
 from app.notify.service import NotifyService
 
@@ -23,8 +24,8 @@ _MIN_GAP_SECONDS = 0.2  # a burst of settled searches is one check, not one each
 
 
 class BudgetWatch:
-    def __init__(self, service: NotifyService, sender: Sender, interval_seconds: float) -> None:
-        self._service = service
+    def __init__(self, check: BudgetCheck, sender: Sender, interval_seconds: float) -> None:
+        self._check = check
         self._sender = sender
         self._interval = interval_seconds
         self._wake = asyncio.Event()
@@ -45,7 +46,7 @@ class BudgetWatch:
         await self._sender.close()
 
     async def round(self) -> None:
-        await self._service.check()
+        await self._check.run()
         await self._sender.deliver_due()
 
     async def _run(self) -> None:
@@ -62,11 +63,13 @@ class BudgetWatch:
             await asyncio.sleep(_MIN_GAP_SECONDS)  # paced: coalesces a burst of wake-ups
 
 
-def build_notify(settings: Settings, db: Database, clock: Clock) -> tuple[NotifyService, BudgetWatch]:
+def build_notify(
+    settings: Settings, db: Database, clock: Clock, charged: ChargedByTenant
+) -> tuple[NotifyService, BudgetWatch]:
     """The webhook service and the watch, with their own HTTP client (never the upstream's)."""
     policy = DeliveryPolicy(settings.webhook_timeout_seconds, settings.webhook_max_attempts,
                             settings.webhook_retry_seconds)
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
     service = NotifyService(db, settings.secret_bytes, clock)
     sender = Sender(db, http, settings.secret_bytes, clock, policy)
-    return service, BudgetWatch(service, sender, settings.notify_interval_seconds)
+    return service, BudgetWatch(BudgetCheck(db, clock, charged), sender, settings.notify_interval_seconds)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -18,11 +19,13 @@ from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
 from app.facecheck.models import COMMITTED, FINISHED, HELD, Search
+from app.notify.check import BudgetCheck
 from app.notify.models import BudgetNotification
 from app.notify.schemas import WebhookIn
 from app.notify.sender import DeliveryPolicy, Sender
 from app.notify.service import NotifyService
 from app.quotas.policy import month_of
+from app.quotas.repository import charged_by_tenant
 from app.tenants.schemas import TenantSettingsIn
 from app.tenants.service import TenantService
 from tests.notify.receiver import Receiver, serve_receiver
@@ -55,6 +58,11 @@ async def spend(db: Database, tenant_id: str, credits: int, reservation: str) ->
                            reserved_month=month_of(now), reserved_day=now.strftime("%Y-%m-%d")))  # fmt: skip
 
 
+async def charged(db: Database, month: str) -> dict[str, int]:
+    async with db.transaction() as session:
+        return await charged_by_tenant(session, month)
+
+
 async def rows(db: Database) -> list[BudgetNotification]:
     async with db.transaction() as session:
         return list((await session.execute(select(BudgetNotification).order_by(BudgetNotification.threshold)))
@@ -69,10 +77,11 @@ async def test_racing_checks_and_senders_notify_each_threshold_once(db: Database
     await service.set_webhook(tenant.name, WebhookIn(url=receiver.url, thresholds=[50, 80, 100]))
     await spend(db, tenant.id, 3, COMMITTED)
     await spend(db, tenant.id, 6, HELD)  # held: not spent yet
-    await asyncio.gather(*(NotifyService(db, SECRET, clock).check() for _ in range(REPLICAS)))
+    checks = [BudgetCheck(db, clock, partial(charged, db)) for _ in range(REPLICAS)]
+    await asyncio.gather(*(check.run() for check in checks))
     assert await rows(db) == []  # 3 of 10 charged: under 50 %, whatever is held
     await spend(db, tenant.id, 5, COMMITTED)  # 8 of 10
-    await asyncio.gather(*(NotifyService(db, SECRET, clock).check() for _ in range(REPLICAS)))
+    await asyncio.gather(*(check.run() for check in checks))
     assert [(r.threshold, r.credits_used, r.status) for r in await rows(db)] == [(50, 8, "pending"), (80, 8, "pending")]
 
     policy = DeliveryPolicy(timeout_seconds=5, max_attempts=3, retry_seconds=1)
