@@ -27,14 +27,27 @@ async def remove_webhook(session: AsyncSession, tenant_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def budgets(session: AsyncSession, month: str) -> list[tuple[Tenant, BudgetWebhook | None]]:
-    """Every active tenant with a monthly budget, and its webhook if it has one."""
-    rows = await session.execute(
+async def budgets(session: AsyncSession, *, with_webhook: bool) -> list[tuple[Tenant, BudgetWebhook | None]]:
+    """Every active tenant with a monthly budget (only those with a webhook, if asked), and its webhook."""
+    stmt = (
         select(Tenant, BudgetWebhook)
         .outerjoin(BudgetWebhook, BudgetWebhook.tenant_id == Tenant.id)
         .where(Tenant.status == "active", Tenant.credits_per_month.is_not(None))
     )
-    return [(t, hook) for t, hook in rows.all()]
+    if with_webhook:
+        stmt = stmt.where(BudgetWebhook.tenant_id.is_not(None))
+    return [(t, hook) for t, hook in (await session.execute(stmt)).all()]
+
+
+async def notified(session: AsyncSession, period: str, tenant_ids: Sequence[str]) -> set[tuple[str, int]]:
+    """(tenant, threshold) pairs already in the outbox for `period`."""
+    if not tenant_ids:
+        return set()
+    rows = await session.execute(
+        select(BudgetNotification.tenant_id, BudgetNotification.threshold)
+        .where(BudgetNotification.period == period, BudgetNotification.tenant_id.in_(tenant_ids))
+    )
+    return {(t, int(n)) for t, n in rows.all()}
 
 
 async def active_tenant_names(session: AsyncSession) -> list[str]:

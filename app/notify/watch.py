@@ -1,12 +1,14 @@
-"""The background budget watch: every NOTIFY_INTERVAL_SECONDS, and soon after a search is charged,
-check every budget and deliver what the outbox holds. Every replica runs it; the outbox's unique
-rows and claims keep each notification to one sender."""
+"""The background budget watch: every NOTIFY_INTERVAL_SECONDS a full check of every budget, soon
+after a search is charged a quick one (tenants with a threshold still to notify), and after each,
+delivery of what the outbox holds. Every replica runs it; the outbox's unique rows and claims keep
+each notification to one sender."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 
 import httpx
 
@@ -45,21 +47,25 @@ class BudgetWatch:
                 await self._task
         await self._sender.close()
 
-    async def round(self) -> None:
-        await self._check.run()
+    async def round(self, *, full: bool) -> None:
+        await self._check.run(full=full)
         await self._sender.deliver_due()
 
     async def _run(self) -> None:
+        last_full = float("-inf")
         while True:
             self._wake.clear()
+            full = time.monotonic() - last_full >= self._interval
             try:
-                await self.round()
+                await self.round(full=full)
+                last_full = time.monotonic() if full else last_full
             except GatewayError as exc:  # the database is away: next round
                 log.debug("budget watch deferred", extra={"reason": type(exc).__name__})
             except Exception:  # keep watching whatever one round ran into
                 log.exception("budget watch round failed")
+            remaining = max(0.0, last_full + self._interval - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), remaining or self._interval)
             await asyncio.sleep(_MIN_GAP_SECONDS)  # paced: coalesces a burst of wake-ups
 
 

@@ -41,13 +41,13 @@ async def snapshot(session: AsyncSession, month: str, day: str) -> Snapshot:
     )
 
 
-async def charged_by_tenant(session: AsyncSession, month: str) -> dict[str, int]:
-    """Credits committed this month per tenant (what budget notifications compare with the budget)."""
-    rows = await session.execute(
-        select(Search.tenant_id, func.sum(Search.credits_reserved))
-        .where(Search.reserved_month == month, Search.reservation == COMMITTED)
-        .group_by(Search.tenant_id)
-    )
+async def charged_by_tenant(session: AsyncSession, month: str, tenant_ids: list[str] | None) -> dict[str, int]:
+    """Credits committed in `month` per tenant, for these tenants or all (budget notifications)."""
+    stmt = select(Search.tenant_id, func.sum(Search.credits_reserved)).where(
+        Search.reserved_month == month, Search.reservation == COMMITTED)
+    if tenant_ids is not None:
+        stmt = stmt.where(Search.tenant_id.in_(tenant_ids))
+    rows = await session.execute(stmt.group_by(Search.tenant_id))
     return {t: int(n or 0) for t, n in rows.all()}
 
 
