@@ -20,8 +20,8 @@ from tests.facecheck.test_api import search, upload
 from tests.fixtures.processes import start_gateway, start_sandbox
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
 from tests.fixtures.stack import gateway_env, sandbox_env
+from tests.fixtures.webhooks import Receiver, budgeted_tenant, serve_receiver
 from tests.images import make_image
-from tests.notify.receiver import Receiver, serve_receiver
 from tests.observability.scrape import dashboard_queries
 from tests.quotas.conftest import Replicas
 
@@ -86,8 +86,7 @@ def searches(m: Monitored, key: str, seeds: range) -> list[dict[str, object]]:
 def test_dashboard_queries_return_series_and_follow_their_counters(monitored: Monitored) -> None:
     m, prom = monitored, monitored.prometheus
     stack = m.replicas.stack()
-    tenant = stack.cli_json("tenants", "create", f"dash-{uuid.uuid4().hex[:6]}", "--credits-per-month", "6")["name"]
-    key = stack.cli_json("keys", "create", tenant)["key"]
+    tenant, key = budgeted_tenant(stack, 6, "dash")
     # The tenant's series exist at 0 on both replicas before its first search, so nothing is lost to rate().
     wait_for(lambda: len(prom.query(f'facecheck_gateway_credits_charged_total{{tenant="{tenant}"}} == 0')) == 2,
              deadline_s=30, what="the tenant's counters born at 0 on both replicas")
@@ -135,8 +134,7 @@ def wait_moved(prom: Prometheus, name: str, before: float) -> bool:
 def test_budget_and_upstream_alerts_fire_and_resolve(monitored: Monitored) -> None:
     m = monitored
     stack = m.replicas.stack()
-    tenant = stack.cli_json("tenants", "create", f"alert-{uuid.uuid4().hex[:6]}", "--credits-per-month", "14")["name"]
-    key = stack.cli_json("keys", "create", tenant)["key"]
+    tenant, key = budgeted_tenant(stack, 14, "alert")
     searches(m, key, range(8200, 8204))  # 12 of 14 credits: past 80 %, not yet 100 %
     wait_alert(m.alerts, "firing", "TenantBudgetNearlySpent", tenant=tenant)
     m.replicas.sandbox.terminate()  # FaceCheck goes away

@@ -11,7 +11,7 @@ import pytest
 from tests.fixtures.processes import start_gateway, start_sandbox
 from tests.fixtures.services import PostgresServer, RedisServer
 from tests.fixtures.stack import gateway_env, sandbox_env
-from tests.notify.receiver import Receiver, serve_receiver
+from tests.fixtures.webhooks import Receiver, serve_receiver
 from tests.quotas.conftest import Replicas
 
 FAST_NOTIFY = {

@@ -28,7 +28,7 @@ from app.quotas.policy import month_of
 from app.quotas.repository import charged_by_tenant
 from app.tenants.schemas import TenantSettingsIn
 from app.tenants.service import TenantService
-from tests.notify.receiver import Receiver, serve_receiver
+from tests.fixtures.webhooks import Receiver, serve_receiver
 
 SECRET = b"outbox-test-secret-" + b"s" * 24
 REPLICAS = 4

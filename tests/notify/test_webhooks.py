@@ -4,7 +4,6 @@ the crossing, retried with the same idempotency id, delivered after a sender is 
 from __future__ import annotations
 
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,15 +11,9 @@ from app.notify.signing import verify
 from tests.facecheck.test_api import search, upload
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import Stack
+from tests.fixtures.webhooks import HOLD, Receiver, budgeted_tenant
 from tests.images import make_image
-from tests.notify.receiver import HOLD, Receiver
 from tests.quotas.conftest import Replicas
-
-
-def budgeted_tenant(stack: Stack, credits: int) -> tuple[str, str]:
-    name = stack.cli_json("tenants", "create", f"hook-{uuid.uuid4().hex[:8]}", "--credits-per-month",
-                          str(credits))["name"]  # fmt: skip
-    return name, stack.cli_json("keys", "create", name)["key"]
 
 
 def set_webhook(stack: Stack, tenant: str, url: str, thresholds: list[int]) -> str:
