@@ -90,6 +90,9 @@ def test_a_failing_receiver_gets_the_same_notification_on_the_third_try(pair: Re
     listed = stack.cli_json("webhooks", "deliveries", tenant)
     assert [d["id"] for d in listed] == [row["id"]] and listed[0]["attempts"] == 3
     assert len(receiver.for_tenant(tenant)) == 3
+    # The failures were logged, by notification id: never the secret, never the URL.
+    logs = "".join(g.log_text() for g in pair.gateways)
+    assert row["id"] in logs and out["secret"] not in logs and receiver.url not in logs
 
 
 def test_a_sender_killed_mid_delivery_delivers_after_restart(pair: Replicas, receiver: Receiver) -> None:
