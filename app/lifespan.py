@@ -31,6 +31,7 @@ from app.notify.watch import BudgetWatch, build_notify
 from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
 from app.observability.readiness import Readiness
+from app.quotas import repository as quota_repo
 from app.quotas.memory import MemoryStore
 from app.quotas.redis_store import RedisStore
 from app.quotas.service import QuotaService
@@ -137,7 +138,12 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     shared = SharedSearches(lifecycle, db, settings, clock)
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
-    notify, budget_watch = build_notify(settings, db, clock, quotas.charged_by_tenant)
+
+    async def charged(month: str, tenant_ids: list[str] | None) -> dict[str, int]:  # the ledger sits above notify
+        async with db.transaction() as session:
+            return await quota_repo.charged_by_tenant(session, month, tenant_ids)
+
+    notify, budget_watch = build_notify(settings, db, clock, charged)
     quotas.on_commit = budget_watch.wake
     return Resources(
         settings=settings,

@@ -191,11 +191,6 @@ class QuotaService:
             elif state not in (HELD, PENDING):
                 await self.store.refund(search_id)
 
-    async def charged_by_tenant(self, month: str, tenant_ids: list[str] | None) -> dict[str, int]:
-        """Credits committed in `month` per tenant id, from the database (for budget notifications)."""
-        async with self._db.transaction() as session:
-            return await repo.charged_by_tenant(session, month, tenant_ids)
-
     async def usage(self, tenant_id: str) -> Usage:
         return await self.store.usage(tenant_id, self._clock.now())
 

@@ -15,8 +15,8 @@ from functools import partial
 
 import pytest
 
-from tests.deploy.monitoring import Prometheus, monitoring
 from tests.facecheck.test_api import search, upload
+from tests.fixtures.alerting import Prometheus, monitoring
 from tests.fixtures.processes import start_gateway, start_sandbox
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
 from tests.fixtures.stack import gateway_env, sandbox_env
