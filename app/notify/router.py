@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.deps import Admin, ResourcesDep
+from app.deps import Admin, AuditDep, NotifyDep
 from app.notify.schemas import DeliveryOut, WebhookIn, WebhookOut
 from app.openapi import ADMIN_ERRORS
 from app.tenants.router import TenantRef
@@ -16,31 +16,33 @@ router = APIRouter(prefix="/admin/tenants/{tenant}/webhook", tags=["Admin: budge
 
 
 @router.put("", summary="Set the budget webhook (URL, thresholds); a new signing secret is shown once")
-async def set_webhook(tenant: TenantRef, body: WebhookIn, resources: ResourcesDep, actor: Admin) -> WebhookOut:
-    out = await resources.notify.set_webhook(tenant, body)
+async def set_webhook(
+    tenant: TenantRef, body: WebhookIn, notify: NotifyDep, audit: AuditDep, actor: Admin
+) -> WebhookOut:
+    out = await notify.set_webhook(tenant, body)
     # The URL stays out of the audit log: it may carry a token of the receiver's.
-    await resources.audit.admin_action(actor, "webhook.set", tenant_id=out.tenant_id,
-                                       detail={"thresholds": out.thresholds, "rotate_secret": body.rotate_secret})
+    await audit.admin_action(actor, "webhook.set", tenant_id=out.tenant_id,
+                             detail={"thresholds": out.thresholds, "rotate_secret": body.rotate_secret})
     return out
 
 
 @router.get("", summary="The budget webhook (never its secret)")
-async def get_webhook(tenant: TenantRef, resources: ResourcesDep, _: Admin) -> WebhookOut:
-    return await resources.notify.get_webhook(tenant)
+async def get_webhook(tenant: TenantRef, notify: NotifyDep, _: Admin) -> WebhookOut:
+    return await notify.get_webhook(tenant)
 
 
 @router.delete("", status_code=204, summary="Remove the budget webhook")
-async def remove_webhook(tenant: TenantRef, resources: ResourcesDep, actor: Admin) -> Response:
-    tenant_id = await resources.notify.remove_webhook(tenant)
-    await resources.audit.admin_action(actor, "webhook.remove", tenant_id=tenant_id)
+async def remove_webhook(tenant: TenantRef, notify: NotifyDep, audit: AuditDep, actor: Admin) -> Response:
+    tenant_id = await notify.remove_webhook(tenant)
+    await audit.admin_action(actor, "webhook.remove", tenant_id=tenant_id)
     return Response(status_code=204)
 
 
 @router.get("/deliveries", summary="Budget notifications, newest first, each with its delivery attempts")
 async def deliveries(
     tenant: TenantRef,
-    resources: ResourcesDep,
+    notify: NotifyDep,
     _: Admin,
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many notifications")] = 50,
 ) -> list[DeliveryOut]:
-    return await resources.notify.deliveries(tenant, limit)
+    return await notify.deliveries(tenant, limit)

@@ -11,7 +11,7 @@ from app.notify import repository as repo
 from app.notify.models import BudgetWebhook
 from app.notify.schemas import AttemptOut, DeliveryOut, WebhookIn, WebhookOut
 from app.notify.signing import signing_secret
-from app.tenants.key_service import existing_tenant
+from app.tenants.lookup import existing_tenant
 
 
 def parse_thresholds(text: str) -> list[int]:

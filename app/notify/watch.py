@@ -12,6 +12,7 @@ import time
 
 import httpx
 
+from app.background import Background
 from app.clock import Clock
 from app.config import Settings
 from app.db import Database
@@ -31,20 +32,17 @@ class BudgetWatch:
         self._sender = sender
         self._interval = interval_seconds
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("budget-watch")
 
     def wake(self) -> None:
         """Ask for a check soon (after a search is charged): cheap, never blocks the caller."""
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="budget-watch")
+        self._background.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
         await self._sender.close()
 
     async def round(self, *, full: bool) -> None:

@@ -15,15 +15,15 @@ from functools import partial
 
 import pytest
 
-from tests.facecheck.test_api import search, upload
 from tests.fixtures.alerting import Prometheus, monitoring
+from tests.fixtures.api import search, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.processes import start_gateway, start_sandbox
+from tests.fixtures.replicas import Replicas
+from tests.fixtures.scrape import dashboard_queries
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
 from tests.fixtures.stack import gateway_env, sandbox_env
 from tests.fixtures.webhooks import Receiver, budgeted_tenant, serve_receiver
-from tests.images import make_image
-from tests.observability.scrape import dashboard_queries
-from tests.quotas.conftest import Replicas
 
 _COUNTER = re.compile(r"\bfacecheck_gateway_[a-z0-9_]+_(?:total|bucket)\b")
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.processes import start_gateway, start_sandbox
+from tests.fixtures.replicas import Replicas
 from tests.fixtures.services import PostgresServer, RedisServer
 from tests.fixtures.stack import gateway_env, sandbox_env
 from tests.fixtures.webhooks import Receiver, serve_receiver
-from tests.quotas.conftest import Replicas
 
 FAST_NOTIFY = {
     "NOTIFY_INTERVAL_SECONDS": "0.5", "WEBHOOK_RETRY_SECONDS": "0.3", "WEBHOOK_TIMEOUT_SECONDS": "2",

@@ -18,14 +18,15 @@ from app.clock import SystemClock
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
-from app.facecheck.models import COMMITTED, FINISHED, HELD, Search
+from app.facecheck import ledger
+from app.facecheck.ledger import charged_by_tenant
+from app.facecheck.models import FINISHED, Search
 from app.notify.check import BudgetCheck
 from app.notify.models import BudgetNotification
 from app.notify.schemas import WebhookIn
 from app.notify.sender import DeliveryPolicy, Sender
 from app.notify.service import NotifyService
-from app.quotas.policy import month_of
-from app.quotas.repository import charged_by_tenant
+from app.quotas.policy import COMMITTED, HELD, month_of
 from app.tenants.schemas import TenantSettingsIn
 from app.tenants.service import TenantService
 from tests.fixtures.webhooks import Receiver, serve_receiver
@@ -71,8 +72,8 @@ async def rows(db: Database) -> list[BudgetNotification]:
 
 async def test_racing_checks_and_senders_notify_each_threshold_once(db: Database, receiver: Receiver) -> None:
     clock = SystemClock()
-    tenant = await TenantService(db, SECRET, clock).create_tenant(f"outbox-{secrets.token_hex(3)}")
-    await TenantService(db, SECRET, clock).update_tenant(tenant.name, TenantSettingsIn(credits_per_month=10))
+    tenant = await TenantService(db, SECRET, clock, ledger).create_tenant(f"outbox-{secrets.token_hex(3)}")
+    await TenantService(db, SECRET, clock, ledger).update_tenant(tenant.name, TenantSettingsIn(credits_per_month=10))
     service = NotifyService(db, SECRET, clock)
     await service.set_webhook(tenant.name, WebhookIn(url=receiver.url, thresholds=[50, 80, 100]))
     await spend(db, tenant.id, 3, COMMITTED)

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app.notify.signing import verify
-from tests.facecheck.test_api import search, upload
+from tests.fixtures.api import search, upload
+from tests.fixtures.images import make_image
+from tests.fixtures.replicas import Replicas
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import Stack
 from tests.fixtures.webhooks import HOLD, Receiver, budgeted_tenant
-from tests.images import make_image
-from tests.quotas.conftest import Replicas
 
 
 def set_webhook(stack: Stack, tenant: str, url: str, thresholds: list[int]) -> str:
