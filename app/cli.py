@@ -18,6 +18,7 @@ from app.cache.commands import add_parsers as add_cache_parsers
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.errors import GatewayError
+from app.notify.commands import add_parsers as add_webhook_parsers
 from app.observability.logging import configure_logging
 from app.observability.multiprocess import shared_metrics_dir
 from app.tenants.commands import add_parsers as add_tenant_parsers
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tenant_parsers(sub)
     add_audit_parsers(sub)
     add_cache_parsers(sub)
+    add_webhook_parsers(sub)
     return parser
 
 

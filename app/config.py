@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     # recorded in the audit log and counted by the authentication brake.
     trusted_proxies: str = ""
 
+    # Budget notifications: how often every replica checks budgets and sends what the outbox holds
+    # (also soon after a search is charged); each webhook call's timeout; attempts before giving up;
+    # the first retry's wait, doubled after each failure (at most an hour).
+    notify_interval_seconds: float = Field(10.0, gt=0)
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_max_attempts: int = Field(10, ge=1)
+    webhook_retry_seconds: float = Field(10.0, gt=0)
+
     log_level: str = "INFO"
     # `auto`: text for humans when stderr is an interactive terminal, JSON lines otherwise.
     log_format: Literal["auto", "json", "text"] = "auto"

@@ -20,6 +20,7 @@ from app.facecheck.purge import CachePurge
 from app.facecheck.service import SearchService
 from app.lifespan import Resources
 from app.netaddr import client_ip
+from app.notify.service import NotifyService
 from app.observability.readiness import Readiness
 from app.tenants.auth import Authenticator
 from app.tenants.keys import key_from_headers
@@ -130,3 +131,11 @@ TenantsDep = Annotated[TenantService, Depends(_tenants)]
 AuthDep = Annotated[Authenticator, Depends(_auth)]
 SearchServiceDep = Annotated[SearchService, Depends(_searches)]
 CachePurgeDep = Annotated[CachePurge, Depends(_purge)]
+
+
+# -- budget notifications -----------------------------------------------------------------------------
+async def _notify(resources: _ResourcesDep) -> NotifyService:
+    return resources.notify
+
+
+NotifyDep = Annotated[NotifyService, Depends(_notify)]

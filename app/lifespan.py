@@ -28,6 +28,8 @@ from app.facecheck.purge import CachePurge
 from app.facecheck.service import SearchService, SearchSettings
 from app.facecheck.sharing import SearchSharing, SharingSettings
 from app.facecheck.tracker import Tracker
+from app.notify.service import NotifyService
+from app.notify.watch import BudgetWatch, build_notify
 from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
 from app.observability.readiness import Readiness
@@ -61,6 +63,8 @@ class Resources:
     audit: AuditWriter
     tracker: Tracker
     readiness: Readiness
+    notify: NotifyService
+    budget_watch: BudgetWatch
 
 
 def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
@@ -144,6 +148,13 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         settings.audit_result_urls))
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
+
+    async def charged(month: str, tenant_ids: list[str] | None) -> dict[str, int]:  # the ledger sits above notify
+        async with db.transaction() as session:
+            return await ledger.charged_by_tenant(session, month, tenant_ids)
+
+    notify, budget_watch = build_notify(settings, db, clock, charged)
+    quotas.on_commit = budget_watch.wake
     return Resources(
         settings=settings,
         db=db,
@@ -162,6 +173,8 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
                         balance_every=settings.balance_refresh_seconds),
         audit=audit,
         readiness=readiness,
+        notify=notify,
+        budget_watch=budget_watch,
     )
 
 
@@ -173,6 +186,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         app.state.resources = resources
         resources.tracker.start()
         resources.audit.start()  # replays what a previous run left in the spool, then keeps watch
+        resources.budget_watch.start()
         # Pub/sub holds its connection open waiting, so it gets a client without the short timeouts.
         listener = Redis.from_url(settings.redis_url) if settings.redis_url else None
         if listener is not None:
@@ -184,6 +198,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
             if listener is not None:
                 await listener.aclose()
             await resources.tracker.stop()
+            await resources.budget_watch.stop()
             await resources.audit.stop()
             await resources.quotas.store.close()
             await resources.http.aclose()

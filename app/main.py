@@ -29,6 +29,7 @@ from app.errors import (
 )
 from app.facecheck.router import router as facecheck_router
 from app.lifespan import make_lifespan
+from app.notify.router import router as webhook_router
 from app.observability.limits import BodyLimitMiddleware, HeaderLimitMiddleware
 from app.observability.middleware import RequestContextMiddleware, answer_error
 from app.observability.router import build_router as build_operations_router
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(cache_admin_router)
     install_console(app)
     add_offline_docs(app)
+    app.include_router(webhook_router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(build_operations_router(metrics_enabled=settings.metrics_enabled))
 

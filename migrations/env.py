@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 import app.audit.models
 import app.console.models
 import app.facecheck.models
+import app.notify.models
 import app.tenants.models  # noqa: F401
 from app.config import Settings
 from app.db.base import Base

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 # Bottom up. "kernel" is every top-level module of app/ and app/db/.
-LAYERS = ("kernel", "observability", "upstream", "quotas", "cache", "audit", "tenants", "facecheck", "console")
+LAYERS = ("kernel", "observability", "upstream", "quotas", "cache", "audit", "tenants", "notify", "facecheck",
+          "console")
 ISOLATED = "sandbox"
 INTERFACE = frozenset({"router.py", "commands.py"})
 COMPOSITION = frozenset({"main.py", "lifespan.py", "deps.py", "cli.py"})

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the servers the test suite starts itself (redis-server, PostgreSQL) when missing, and
-# Debian's chromium for the console's browser tests.
+# Installs the servers the test suite starts itself when missing: redis-server, PostgreSQL,
+# Prometheus (promtool, prometheus) with Alertmanager for the alerting tests, and Debian's chromium
+# for the console's browser tests.
 # Debian/Ubuntu packages; uses sudo when not root.
 set -euo pipefail
 
@@ -12,6 +13,9 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 have_postgres || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 \
+  || missing+=(prometheus-alertmanager)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -42,6 +42,16 @@ async def snapshot(session: AsyncSession, month: str, day: str) -> Snapshot:
     )
 
 
+async def charged_by_tenant(session: AsyncSession, month: str, tenant_ids: list[str] | None) -> dict[str, int]:
+    """Credits committed in `month` per tenant, for these tenants or all (budget notifications)."""
+    stmt = select(Search.tenant_id, func.sum(Search.credits_reserved)).where(
+        Search.reserved_month == month, Search.reservation == COMMITTED)
+    if tenant_ids is not None:
+        stmt = stmt.where(Search.tenant_id.in_(tenant_ids))
+    rows = await session.execute(stmt.group_by(Search.tenant_id))
+    return {t: int(n or 0) for t, n in rows.all()}
+
+
 async def tenant_usage(session: AsyncSession, tenant_id: str, month: str, day: str) -> dict[str, int]:
     """A tenant's usage as the database records it (what reports and the CLI show)."""
     row = (

@@ -146,6 +146,12 @@ REDIS_UP = _gauge(
     "redis_up", "1 when the last check reached Redis, else 0 (also 0 when REDIS_URL is not set).", "livemostrecent"
 )
 
+# -- tenant budgets (app/notify, from the database on every replica: aggregate with max by tenant) -------
+TENANT_BUDGET_USED = _gauge(
+    "tenant_budget_used_ratio", "Credits charged this month over the tenant's monthly budget (tenants with one).",
+    "livemax", ("tenant",),
+)  # fmt: skip
+
 
 # -- label helpers ---------------------------------------------------------------------------------
 def tenant_label(name: str | None) -> str:
@@ -180,6 +186,8 @@ def observe_request(
     error_code: str | None,
 ) -> None:  # fmt: skip
     tenant = tenant_label(tenant)
+    if tenant not in _BORN:
+        tenant_series(tenant)
     counter_key = (route, method_label(method), str(status), tenant)
     if (counter := _REQUEST_COUNTERS.get(counter_key)) is None:
         counter = _REQUEST_COUNTERS[counter_key] = REQUESTS.labels(*counter_key)
@@ -241,6 +249,30 @@ def cache_outcome(tenant: str, outcome: str) -> None:
 def credits_saved(tenant: str, credits: int) -> None:
     if credits > 0:
         CACHE_CREDITS_SAVED.labels(tenant=tenant).inc(credits)
+
+
+# Tenants whose per-tenant series exist already in this process.
+_BORN: set[str] = {NO_TENANT}  # no tenant: nothing per tenant to create
+_BORN_ROUTES = ("/api/upload_pic", "/api/search")
+
+
+def tenant_series(tenant: str) -> None:
+    """Create every per-tenant counter series at 0. A series born at its first count loses that
+    count to rate() and increase(); born at 0 and scraped once, the first event shows."""
+    if tenant in _BORN:
+        return
+    _BORN.add(tenant)
+    for counter in (CREDITS_RESERVED, CREDITS_CHARGED, CREDITS_REFUNDED, CACHE_HITS, CACHE_MISSES, CACHE_COALESCED,
+                    CACHE_CREDITS_SAVED):
+        counter.labels(tenant=tenant)
+    for counter in (SEARCHES_SUBMITTED, SEARCHES_FINISHED, SEARCHES_FAILED):
+        for demo in ("true", "false"):
+            counter.labels(tenant=tenant, demo=demo)
+    for code in QUOTA_CODES:
+        QUOTA_REJECTIONS.labels(tenant=tenant, code=code)
+        ERRORS.labels(route="/api/search", code=code, tenant=tenant)
+    for route in _BORN_ROUTES:
+        REQUESTS.labels(route=route, method="POST", status="200", tenant=tenant)
 
 
 def set_up(gauge: Gauge, up: bool) -> None:

@@ -111,6 +111,7 @@ class QuotaService:
         self._owner = secrets.token_hex(8)
         self._dirty = False  # counters missed a fail-open grant: rebuild before trusting them
         self._rebuild_lock = asyncio.Lock()
+        self.on_commit: Callable[[], None] = lambda: None  # told when credits are charged (budget watch)
 
     def reservation(self, search_id: str, tenant_id: str, demo: bool) -> Reservation:
         now = self._clock.now()
@@ -188,6 +189,7 @@ class QuotaService:
 
     async def commit(self, search_id: str) -> None:
         await self._settle(search_id, commit=True)
+        self.on_commit()
 
     async def refund(self, search_id: str) -> None:
         await self._settle(search_id, commit=False)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from app.config import Settings
+from tests.fixtures.alerting import binary
 from tests.fixtures.processes import PROJECT_ROOT
 from tests.fixtures.scrape import DASHBOARD, dashboard_queries
 
@@ -76,6 +77,23 @@ def test_compose_file_validates_and_wires_the_stack() -> None:
     assert mounts["/etc/grafana/provisioning"] == DEPLOY / "grafana" / "provisioning"
     assert mounts["/var/lib/grafana/dashboards"] == DASHBOARD.parent
     assert all(source.exists() for source in mounts.values())
+
+
+def test_compose_runs_alertmanager_and_prometheus_loads_the_rules() -> None:
+    services = compose_config()["services"]
+    mounts = {m["target"]: Path(m["source"]) for name in ("prometheus", "alertmanager")
+              for m in services[name]["volumes"] if m["type"] == "bind"}  # fmt: skip
+    assert mounts["/etc/prometheus/alerts"] == DEPLOY / "alerts"
+    assert mounts["/etc/alertmanager/alertmanager.yml"] == DEPLOY / "alertmanager.yml"
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts/*.yml"]
+    [target] = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert target == "alertmanager:9093"
+    promtool, amtool = binary("promtool", package="prometheus"), binary("amtool", package="prometheus-alertmanager")
+    for command in ((promtool, "check", "config", "--syntax-only", str(DEPLOY / "prometheus.yml")),
+                    (amtool, "check-config", str(DEPLOY / "alertmanager.yml"))):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_sandbox_profile_validates() -> None:
