@@ -14,11 +14,10 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from app.db import Database
 from app.errors import GatewayError, UpstreamError
 from app.observability import metrics
+from app.redis_client import RedisClient
 from app.upstream.info import UpstreamInfo
 
 OK = "ok"
@@ -38,7 +37,7 @@ class Report:
 
 
 class Readiness:
-    def __init__(self, db: Database, redis: Redis | None, info: UpstreamInfo, *, timeout: float) -> None:
+    def __init__(self, db: Database, redis: RedisClient | None, info: UpstreamInfo, *, timeout: float) -> None:
         self._db = db
         self._redis = redis
         self._info = info
