@@ -14,6 +14,7 @@ listener client has no read timeout, since pub/sub waits for messages indefinite
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any, TypeAlias
 
@@ -47,6 +48,22 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )  # fmt: skip
 
 
+class _Cluster(RedisCluster):
+    """redis-py's cluster client learns the topology lazily, and calls that start together while it
+    does can fail with connection errors (which, retries being off, reach the caller). The first
+    caller learns it while the others wait; so does the first caller after a node was lost."""
+
+    _learning: asyncio.Lock | None = None
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            if self._learning is None:
+                self._learning = asyncio.Lock()
+            async with self._learning:
+                await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
 def _no_retry() -> Retry:
     return Retry(NoBackoff(), 0)
 
@@ -77,8 +94,9 @@ def build_client(settings: Settings) -> RedisClient | None:
         return None
     timeout = settings.redis_timeout_seconds
     if settings.redis_mode == "cluster":
-        return RedisCluster.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                     retry=_no_retry())
+        cluster: RedisCluster = _Cluster.from_url(settings.redis_url, socket_timeout=timeout,
+                                                  socket_connect_timeout=timeout, retry=_no_retry())
+        return cluster
     if settings.redis_mode == "sentinel":
         sentinel, options = _sentinel(settings, timeout)
         master: Redis = sentinel.master_for(settings.redis_sentinel_master, redis_class=Redis,

@@ -1,6 +1,8 @@
-"""One suite for both QuotaStore backends: the in-process store and Redis (a real redis-server).
+"""One suite for both QuotaStore backends: the in-process store and Redis (a real redis-server; a
+three-master Redis Cluster reached through a node that does not own the keys' slot; a primary
+found through Sentinel).
 
-Every test runs against both, so the embedded mode and a fleet of replicas keep the same promises.
+Every test runs against each, so the embedded mode and a fleet of replicas keep the same promises.
 For Redis, `replicas` are separate clients (separate connections, as separate gateway processes
 would have); for memory they are the one store, since that backend serves a single process.
 """
@@ -41,6 +43,8 @@ from app.quotas.policy import (
 )
 from app.quotas.redis_store import RedisStore
 from app.quotas.storage import QuotaStore, StoreUnavailable
+from tests.fixtures.pytest_services import redis_target
+from tests.fixtures.redis_topologies import RedisTarget
 from tests.fixtures.services import RedisServer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -54,20 +58,24 @@ def connect(url: str) -> Redis:
     return Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
 
 
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The backend to test: "memory", or the URL of the session redis-server (running, emptied)."""
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("redis_url"))
+@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
+def backend(request: pytest.FixtureRequest) -> str | RedisTarget:
+    """The backend to test: "memory", or how to reach a running, emptied Redis in one of its modes
+    (the session redis-server, cluster or sentinel topology)."""
+    if request.param == "memory":
+        return "memory"
+    return redis_target(request, "standalone" if request.param == "redis" else request.param)
 
 
 @pytest.fixture
-async def replicas(backend: str) -> AsyncIterator[list[QuotaStore]]:
+async def replicas(backend: str | RedisTarget) -> AsyncIterator[list[QuotaStore]]:
     """Three handles on one backend, standing in for three gateway processes."""
     if backend == "memory":
         store = MemoryStore()
         yield [store, store, store]
         return
-    clients = [connect(backend) for _ in range(3)]
+    assert isinstance(backend, RedisTarget)
+    clients = [backend.client() for _ in range(3)]
     yield [RedisStore(client) for client in clients]
     for client in clients:
         await client.aclose()
