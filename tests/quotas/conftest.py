@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.fixtures.processes import ManagedProcess, start_gateway, start_sandbox
-from tests.fixtures.services import PostgresServer, RedisServer
+from tests.fixtures.pytest_services import redis_target
+from tests.fixtures.services import PostgresServer
 from tests.fixtures.stack import Stack, gateway_env, sandbox_env
 
 
@@ -47,17 +48,17 @@ StartReplicas = Callable[..., Replicas]
 
 @pytest.fixture
 def start_replicas(
-    tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
 ) -> Iterator[StartReplicas]:
     """Start `n` replicas on a fresh database and an emptied Redis (`redis=False`: in-process
-    backend, so n must be 1). Extra keyword arguments become gateway settings; `sandbox_credits`
-    sets the upstream balance."""
+    backend, so n must be 1), run as `redis_mode` says (standalone, cluster, sentinel). Extra keyword
+    arguments become gateway settings; `sandbox_credits` sets the upstream balance."""
     started: list[Replicas] = []
 
-    def start(n: int = 3, *, redis: bool = True, sandbox_credits: int = 100_000, **settings: Any) -> Replicas:
+    def start(n: int = 3, *, redis: bool = True, sandbox_credits: int = 100_000, redis_mode: str = "standalone",
+              **settings: Any) -> Replicas:
         postgres_server.start_again()
-        redis_server.start_again()
-        redis_server.flushall()
+        target = redis_target(request, redis_mode)
         name = f"q_{uuid.uuid4().hex[:12]}"
         postgres_server.create_database(name)
         tmp = tmp_path / f"replicas-{len(started)}"
@@ -66,7 +67,7 @@ def start_replicas(
                                 cwd=tmp)
         extra = {k.upper(): str(v) for k, v in settings.items()}
         if redis:
-            extra.setdefault("REDIS_URL", redis_server.url)
+            extra = {**target.env(), **extra}
         env = gateway_env(tmp, sandbox.base_url, postgres_server.url(name), **extra)
         replicas = Replicas(tmp, sandbox, [], env, name)
         started.append(replicas)

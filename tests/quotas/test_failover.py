@@ -1,0 +1,89 @@
+"""A Redis failover under load: two gateway replicas spend through a primary that Sentinel watches;
+the primary is killed (SIGKILL) while paid searches flow, the sentinels promote the replica, and the
+gateways follow on their own. The outage may cost a few seconds of SERVICE_UNAVAILABLE, never a
+wrong charge, a forgotten hold or a budget overshoot."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.facecheck.test_api import delta, search
+from tests.fixtures.redis_topologies import SentinelTopology
+from tests.fixtures.services import wait_for
+from tests.quotas.conftest import Replicas, StartReplicas
+from tests.quotas.test_budgets import finish, tenant, uploads
+
+BUDGET_SEARCHES = 12  # the tenant's monthly credits buy this many searches, no more
+
+
+@dataclass
+class Load:
+    """Submits each upload until it is answered for good, spread over the replicas; a submit refused
+    as SERVICE_UNAVAILABLE is tried again, as a client would."""
+
+    replicas: Replicas
+    key: str
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: int = 0
+    granted_at: list[float] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, i: int, id_search: str) -> None:
+        time.sleep(0.2)  # paced: submits spread over the seconds around the kill
+        while True:
+            body = search(self.replicas.stack(i % len(self.replicas.gateways)), self.key, id_search)
+            with self._lock:
+                if body["code"] != "SERVICE_UNAVAILABLE":
+                    self.answers.append(body)
+                    if body["error"] is None:
+                        self.granted_at.append(time.monotonic())
+                    return
+                self.unavailable += 1
+            time.sleep(0.1)  # paced: a client backing off before it retries
+
+    def granted(self) -> int:
+        with self._lock:
+            return len(self.granted_at)
+
+    def granted_since(self, moment: float) -> bool:
+        with self._lock:
+            return any(t > moment for t in self.granted_at)
+
+
+def test_sentinel_failover_under_load_charges_exactly(
+    start_replicas: StartReplicas, redis_sentinel: SentinelTopology
+) -> None:
+    replicas = start_replicas(2, redis_mode="sentinel")
+    stack = replicas.stack()
+    name, key = tenant(stack, "--credits-per-month", str(3 * BUDGET_SEARCHES))
+    ids = uploads(replicas, key, 3 * BUDGET_SEARCHES, seed=4100)
+    before = stack.stats()
+    old_primary = redis_sentinel.primary()
+    load = Load(replicas, key)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        running = [pool.submit(load.run, i, sid) for i, sid in enumerate(ids)]
+        wait_for(lambda: load.granted() >= 3, deadline_s=30, what="paid searches flowing before the kill")
+        old_primary.kill()
+        killed_at = time.monotonic()
+        wait_for(lambda: redis_sentinel.primary() is not old_primary, deadline_s=15,
+                 what="the sentinels to promote the replica")
+        wait_for(lambda: load.granted_since(killed_at), deadline_s=max(0.0, killed_at + 10 - time.monotonic()),
+                 what="a gateway to grant a paid search again within 10 s of the kill")
+        for future in running:
+            future.result()
+
+    granted = [b for b in load.answers if b["error"] is None]
+    refused = {b["code"] for b in load.answers if b["error"] is not None}
+    assert len(granted) == BUDGET_SEARCHES, (len(granted), refused, load.unavailable)
+    assert refused == {"QUOTA_EXCEEDED"}, refused
+    finish(replicas, key, granted)
+
+    usage = stack.cli_json("tenants", "usage", name)
+    assert usage["credits_held"] == 0 and usage["searches_in_flight"] == 0, usage
+    assert usage["credits_charged"] == 3 * BUDGET_SEARCHES, usage  # the whole budget, not a credit over
+    assert delta(before, stack.stats())["credits_spent"] == usage["credits_charged"]
