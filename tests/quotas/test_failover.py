@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.facecheck.test_api import delta, search
 from tests.fixtures.redis_topologies import SentinelTopology
-from tests.fixtures.services import wait_for
+from tests.fixtures.services import RedisServer, wait_for
 from tests.quotas.conftest import Replicas, StartReplicas
 from tests.quotas.test_budgets import finish, tenant, uploads
 
@@ -87,3 +87,38 @@ def test_sentinel_failover_under_load_charges_exactly(
     assert usage["credits_held"] == 0 and usage["searches_in_flight"] == 0, usage
     assert usage["credits_charged"] == 3 * BUDGET_SEARCHES, usage  # the whole budget, not a credit over
     assert delta(before, stack.stats())["credits_spent"] == usage["credits_charged"]
+
+
+def test_a_primary_missing_a_grant_is_recounted_before_the_next(
+    start_replicas: StartReplicas, redis_server: RedisServer
+) -> None:
+    """Replication is asynchronous: a promoted replica can lack the last grant while its counters
+    look intact. Here Redis is put back to the copy it had before a grant; the gateway must notice
+    that a search the database holds is not held in Redis, and recount before granting again."""
+    replicas = start_replicas(1, tracker_interval_seconds=0.5)
+    stack = replicas.stack()
+    name, key = tenant(stack, "--credits-per-month", "6")
+    first, second, third = uploads(replicas, key, 3, seed=4200)
+    before = stack.stats()
+    assert search(stack, key, first, with_progress=False)["progress"] == 100  # 3 of 6 credits spent
+    client = redis_server.client()
+    copy: list[tuple[bytes, int, bytes]] = []
+    for key_name in client.scan_iter():
+        value = client.dump(key_name)
+        assert isinstance(value, bytes)
+        copy.append((key_name, int(client.pttl(key_name)), value))
+    stack.knobs(search_seconds=30)
+    assert search(stack, key, second)["error"] is None  # granted and running: 6 of 6 held or spent
+    epoch = client.get("{fcg}:q:epoch")
+    client.flushall()
+    for key_name, ttl_ms, value in copy:  # the replica's copy, without the second grant
+        client.restore(key_name, max(ttl_ms, 0), value)
+    assert client.get("{fcg}:q:epoch") == epoch
+    wait_for(lambda: client.get("{fcg}:q:epoch") != epoch, deadline_s=10, what="the gateway to drop the counters")
+    assert search(stack, key, third)["code"] == "QUOTA_EXCEEDED"
+    stack.knobs(search_seconds=0)
+    finish(replicas, key, [{"error": None, "id_search": second}])
+    usage = stack.cli_json("tenants", "usage", name)
+    assert usage["credits_charged"] == 6 and usage["credits_held"] == 0, usage
+    assert delta(before, stack.stats())["credits_spent"] == 6
+    client.close()

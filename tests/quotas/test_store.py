@@ -44,7 +44,7 @@ from app.quotas.policy import (
 from app.quotas.redis_store import RedisStore
 from app.quotas.storage import QuotaStore, StoreUnavailable
 from tests.fixtures.pytest_services import redis_target
-from tests.fixtures.redis_topologies import RedisTarget
+from tests.fixtures.redis_topologies import ClusterTopology, RedisTarget
 from tests.fixtures.services import RedisServer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -395,3 +395,33 @@ async def test_redis_outage_raises_store_unavailable_then_recovers(redis_server:
     # A restarted Redis is empty: the store asks for a rebuild (scripts reload after NOSCRIPT).
     assert await store.reserve(res("s1"), Limits(), WIDE, NOW) == Decision(NEEDS_REBUILD)
     await store.close()
+
+
+async def test_cluster_node_restart_raises_store_unavailable_then_recovers(request: pytest.FixtureRequest) -> None:
+    """The node owning the gateway's slot dies and comes back empty (no persistence): calls fail
+    fast meanwhile, then the same client finds the node again and the store asks for a rebuild."""
+    target = redis_target(request, "cluster")
+    cluster: ClusterTopology = request.getfixturevalue("redis_cluster")
+    client = target.client()
+    store = RedisStore(client)
+    await ready(store)
+    assert (await store.reserve(res("s1"), Limits(), WIDE, NOW)).allowed
+    cluster.owner_of("{fcg}").kill()
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(StoreUnavailable):
+                await store.reserve(res("s2"), Limits(), WIDE, NOW)
+    finally:
+        cluster.ready()
+    deadline = time.monotonic() + 10
+    while True:  # the first calls after the restart may meet the old layout or a dead socket
+        try:
+            decision = await store.reserve(res("s2"), Limits(), WIDE, NOW)
+            break
+        except StoreUnavailable:
+            assert time.monotonic() < deadline, "the cluster did not come back"
+            await asyncio.sleep(0.02)
+    assert decision == Decision(NEEDS_REBUILD)
+    await ready(store)
+    assert (await store.reserve(res("s2"), Limits(), WIDE, NOW)).allowed
+    await client.aclose()
