@@ -82,6 +82,7 @@ def _sentinel(settings: Settings, timeout: float | None) -> tuple[Sentinel, dict
         "socket_connect_timeout": settings.redis_timeout_seconds,
         "password": password.get_secret_value() if password is not None else None,
         "ssl": tls,
+        **{name: value for name, value in options.items() if tls and name.startswith("ssl_")},  # CA, certs
     }
     sentinel = Sentinel(settings.sentinel_addresses, sentinel_kwargs=sentinel_options,
                         socket_timeout=timeout, socket_connect_timeout=settings.redis_timeout_seconds)  # type: ignore[no-untyped-call]

@@ -57,7 +57,7 @@ class Load:
 def test_sentinel_failover_under_load_charges_exactly(
     start_replicas: StartReplicas, redis_sentinel: SentinelTopology
 ) -> None:
-    replicas = start_replicas(2, redis_mode="sentinel")
+    replicas = start_replicas(2, redis_mode="sentinel", key_cache_seconds=300)
     stack = replicas.stack()
     name, key = tenant(stack, "--credits-per-month", str(3 * BUDGET_SEARCHES))
     ids = uploads(replicas, key, 3 * BUDGET_SEARCHES, seed=4100)
@@ -87,6 +87,14 @@ def test_sentinel_failover_under_load_charges_exactly(
     assert usage["credits_held"] == 0 and usage["searches_in_flight"] == 0, usage
     assert usage["credits_charged"] == 3 * BUDGET_SEARCHES, usage  # the whole budget, not a credit over
     assert delta(before, stack.stats())["credits_spent"] == usage["credits_charged"]
+
+    # Revocations still reach every replica, through the new primary (keys are cached 5 minutes).
+    other = replicas.stack(1)
+    assert other.post("/api/info", key).json().get("code") is None
+    key_id = stack.admin("GET", f"/admin/tenants/{name}/keys").json()[0]["id"]
+    assert stack.admin("POST", f"/admin/keys/{key_id}/revoke").status_code == 200
+    wait_for(lambda: other.post("/api/info", key).json().get("code") == "INVALID_TOKEN", deadline_s=2,
+             what="a revocation to reach the other replica after the failover")
 
 
 def test_a_primary_missing_a_grant_is_recounted_before_the_next(
