@@ -24,28 +24,11 @@ from redis.asyncio.connection import ConnectionPool, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import (
-    ClusterDownError,
-    MasterDownError,
-    ReadOnlyError,
-    RedisClusterException,
-    SlotNotCoveredError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.config import Settings
+from app.store_errors import UNAVAILABLE
 
 RedisClient: TypeAlias = Redis | RedisCluster
-
-# "Redis cannot answer now": a lost or refused connection, a timeout, a demoted primary refusing a
-# write, a cluster whose slot is down or moving. Python's TimeoutError is an OSError, so asyncio
-# timeouts are included. Anything else (a script error) is a bug and is not hidden as an outage.
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    RedisConnectionError, RedisTimeoutError, ReadOnlyError, ClusterDownError, SlotNotCoveredError,
-    TryAgainError, MasterDownError, RedisClusterException, OSError,
-)  # fmt: skip
 
 
 class _Cluster(RedisCluster):

@@ -12,10 +12,8 @@ from app.db.base import Base, UTCDateTime
 # Lifecycle: uploaded -> submitting -> submitted -> finished | failed. `submitting` is the
 # short claim that makes exactly one concurrent first submit go upstream.
 UPLOADED, SUBMITTING, SUBMITTED, FINISHED, FAILED = "uploaded", "submitting", "submitted", "finished", "failed"
-# A submit's reservation: pending (recorded, not yet granted by the quota store), held (granted, in
-# flight) until upstream finishes (committed) or fails (refunded). The database is the record the
-# quota store is rebuilt from.
-PENDING, HELD, COMMITTED, REFUNDED = "pending", "held", "committed", "refunded"
+# `reservation` holds the quota engine's reservation states (app.quotas.policy): the database is
+# the record the quota store is rebuilt from.
 
 
 class Search(Base):

@@ -32,8 +32,6 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from redis.commands.core import AsyncScript
@@ -51,18 +49,13 @@ from app.quotas.policy import (
     day_of,
     month_of,
 )
-from app.quotas.storage import StoreUnavailable
-from app.redis_client import UNAVAILABLE, RedisClient
+from app.redis_client import RedisClient
+from app.store_errors import UNAVAILABLE, StoreUnavailable, lua, translated
 
 MONTH_TTL_S = 40 * 86_400  # outlives its month, whichever day it was last touched
 DAY_TTL_S = 2 * 86_400
 OLD_GENERATION_TTL_S = 86_400  # a replaced generation is never read again; keep it a day for inspection
 _EPOCH_TRIES = 5  # a generation replaced between two tries is rare; five in a row is not load
-
-
-@cache
-def _lua(name: str) -> str:
-    return files("app.quotas").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
 def _text(value: Any) -> str:
@@ -101,26 +94,20 @@ class RedisStore:
         self._lock = self._script("lock")
 
     def _script(self, name: str) -> AsyncScript:
-        return self._client.register_script(_lua(name))
+        return self._client.register_script(lua("app.quotas", name))
 
     def _gen(self, epoch: str, name: str) -> str:
         return f"{self._tag}:q:{epoch}:{name}"
 
-    async def _call(self, operation: Any) -> Any:
-        try:
-            return await operation
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
-
     async def _run(self, script: AsyncScript, keys: list[str], *args: str | int) -> Any:
-        return await self._call(script(keys=keys, args=args))
+        return await translated(script(keys=keys, args=args))
 
     async def _in_generation(self, script: AsyncScript, keys: Callable[[str], list[str]], *args: str | int) -> Any:
         """Run `script` on the current generation's keys: its reply without the leading 'OK', or
         None when there is no generation (no counters)."""
         for _ in range(_EPOCH_TRIES):
             if self._epoch is None:
-                epoch = await self._call(self._client.get(self._epoch_key))
+                epoch = await translated(self._client.get(self._epoch_key))
                 if epoch is None:
                     return None
                 self._epoch = _text(epoch)
@@ -200,12 +187,12 @@ class RedisStore:
 
         reply = await self._in_generation(self._usage, keys, tenant_id)
         if reply is None:  # no counters: nothing counted, the balance may still be known
-            return Usage(0, 0, 0, _int_or_none(await self._call(self._client.get(self._balance_key))), 0)
+            return Usage(0, 0, 0, _int_or_none(await translated(self._client.get(self._balance_key))), 0)
         used, today, in_flight, outstanding = (int(v) for v in reply[1:5])
         return Usage(used, today, in_flight, _int_or_none(reply[5]), outstanding)
 
     async def set_balance(self, credits: int) -> None:
-        await self._call(self._client.set(self._balance_key, credits))
+        await translated(self._client.set(self._balance_key, credits))
 
     async def rebuild(self, snapshot: Snapshot) -> bool:
         epoch = secrets.token_hex(8)  # never reused, so a new generation starts from no keys at all

@@ -19,9 +19,11 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
-from app.config import Settings
 from app.db import Database
 from app.errors import (
     ConcurrencyLimited,
@@ -32,24 +34,28 @@ from app.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from app.facecheck.models import COMMITTED, HELD, PENDING
-from app.quotas import repository as repo
 from app.quotas.policy import (
+    COMMITTED,
     CONCURRENCY_LIMIT,
     DAILY_LIMIT,
+    HELD,
     NEEDS_BALANCE,
     NEEDS_REBUILD,
     NO_CREDITS,
+    PENDING,
     QUOTA_EXCEEDED,
     Decision,
     GlobalLimits,
     Limits,
     Reservation,
+    Snapshot,
     Usage,
+    credit_cost,
     day_of,
     month_of,
 )
-from app.quotas.storage import QuotaStore, StoreUnavailable
+from app.quotas.storage import QuotaStore
+from app.store_errors import StoreUnavailable
 
 log = logging.getLogger("facecheck_gateway.quotas")
 
@@ -78,21 +84,37 @@ def rate_headers(decision: Decision) -> dict[str, str]:
     return headers
 
 
+class Ledger(Protocol):
+    """The database's record of reservations (the searches table, kept by app.facecheck.ledger)."""
+
+    async def snapshot(self, session: AsyncSession, month: str, day: str) -> Snapshot: ...
+
+    async def unsettled(self, session: AsyncSession, search_ids: set[str]) -> dict[str, str | None]: ...
+
+    async def held_ids(self, session: AsyncSession) -> set[str]: ...
+
+
 class QuotaService:
     def __init__(
         self,
         store: QuotaStore,
         db: Database,
-        settings: Settings,
+        ledger: Ledger,
         clock: Clock,
         balance_source: Callable[[], Awaitable[int]],
+        *,
+        search_price: int,
+        fail_mode: Literal["open", "closed"],
+        max_concurrent_searches: int,
     ) -> None:
         self.store = store
         self._db = db
-        self._settings = settings
+        self._ledger = ledger
         self._clock = clock
         self._balance_source = balance_source
-        self._global = GlobalLimits(settings.upstream_max_concurrent_searches)
+        self._search_price = search_price
+        self._fail_mode = fail_mode
+        self._global = GlobalLimits(max_concurrent_searches)
         self._owner = secrets.token_hex(8)
         self._dirty = False  # counters missed a fail-open grant: rebuild before trusting them
         self._lost_contact = False  # the store failed us: it may come back as a copy missing writes
@@ -100,7 +122,7 @@ class QuotaService:
 
     def reservation(self, search_id: str, tenant_id: str, demo: bool) -> Reservation:
         now = self._clock.now()
-        cost = 0 if demo else self._settings.search_credit_cost
+        cost = credit_cost(self._search_price, demo)
         return Reservation(search_id, tenant_id, cost, month_of(now), day_of(now))
 
     async def check_rate(self, tenant_id: str, limits: Limits, key_id: str, key_rpm: int | None) -> dict[str, str]:
@@ -128,7 +150,7 @@ class QuotaService:
             decision = await self._reserve(reservation, limits)
         except StoreUnavailable as exc:
             self._lost_contact = True
-            if self._settings.quota_fail_mode == "open":
+            if self._fail_mode == "open":
                 log.warning("quota store unreachable; reservation allowed (QUOTA_FAIL_MODE=open)")
                 self._dirty = True
                 return {}
@@ -177,7 +199,7 @@ class QuotaService:
                 return False
             now = self._clock.now()
             async with self._db.transaction() as session:
-                snapshot = await repo.snapshot(session, month_of(now), day_of(now))
+                snapshot = await self._ledger.snapshot(session, month_of(now), day_of(now))
             if await self.store.rebuild(snapshot):
                 log.info("quota counters rebuilt from the database", extra={"held": len(snapshot.held)})
             return True
@@ -204,10 +226,10 @@ class QuotaService:
         The database is read before and after the store: a reservation held in the database both
         times was held throughout, and the store takes a grant before the database records it."""
         async with self._db.transaction() as session:
-            expected = await repo.held_ids(session)
+            expected = await self._ledger.held_ids(session)
         held = await self.store.held_ids()
         async with self._db.transaction() as session:
-            states = await repo.unsettled(session, held | expected)
+            states = await self._ledger.unsettled(session, held | expected)
         if any(states.get(search_id) == HELD for search_id in expected - held):
             log.warning("quota store lost held reservations; recounting from the database")
             await self.store.invalidate()

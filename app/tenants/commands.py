@@ -21,6 +21,7 @@ from app.clock import SystemClock
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
+from app.facecheck import ledger
 from app.redis_client import build_client
 from app.tenants.keycache import KeyCache, channel_for
 from app.tenants.schemas import LimitsIn, TenantSettingsIn, sent_fields
@@ -46,7 +47,7 @@ def with_tenants(settings: Settings, work: Callable[[TenantService], Awaitable[A
         redis = build_client(settings)
         cache = KeyCache(SystemClock(), 0, redis, channel_for(settings.redis_key_prefix))
         try:
-            return await work(TenantService(db, settings.secret_bytes, SystemClock(), cache.changed))
+            return await work(TenantService(db, settings.secret_bytes, SystemClock(), ledger, cache.changed))
         finally:
             if redis is not None:
                 await redis.aclose()

@@ -17,11 +17,11 @@ braked anywhere, a "braked" message empties that part on every replica, as a key
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.background import Background
 from app.clock import Clock
 from app.redis_client import RedisClient, Subscriber
 from app.tenants.schemas import Principal
@@ -58,7 +58,7 @@ class KeyCache:
         self._unbraked: dict[str, float] = {}  # address -> when the brake last said "not braked"
         self._brake_generation = 0
         self._live = publisher is None  # with Redis, trusted only once subscribed
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("key-cache-listener")
 
     @property
     def generation(self) -> int:
@@ -127,13 +127,10 @@ class KeyCache:
             log.warning("could not publish a key change; other replicas catch up within %ss", self._ttl)
 
     def start(self, subscriber: Subscriber) -> None:
-        self._task = asyncio.create_task(self._listen(subscriber), name="key-cache-listener")
+        self._background.start(self._listen(subscriber))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _listen(self, subscriber: Subscriber) -> None:
         while True:

@@ -20,12 +20,22 @@ import httpx
 import orjson
 
 from app.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from app.facecheck.images import CheckedImage
 from app.observability import metrics
 from app.observability.context import add_upstream_time
 from app.observability.metrics import UpstreamEndpoint, UpstreamOutcome
 
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+Body = dict[str, Any]  # a FaceCheck JSON answer (and the envelope the gateway answers with)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """One image to upload: its bytes, and the type and file extension they were checked to be."""
+
+    data: bytes
+    content_type: str
+    extension: str
 
 
 @dataclass(slots=True)
@@ -62,29 +72,29 @@ class UpstreamClient:
         self._headers = {"Authorization": token, "Accept": "application/json"}
         self._retries = retries
 
-    async def upload_pic(self, images: Sequence[CheckedImage], id_search: str | None) -> dict[str, Any]:
+    async def upload_pic(self, images: Sequence[ImageFile], id_search: str | None) -> Body:
         # Generic file names: the client's own names may say who is in the picture.
         files = [("images", (f"image{i}.{img.extension}", img.data, img.content_type))
                  for i, img in enumerate(images, start=1)]
         data = {"id_search": id_search} if id_search else None
         return await self._post("upload_pic", "/api/upload_pic", idempotent=False, files=files, data=data)
 
-    async def search(self, id_search: str, *, status_only: bool, demo: bool) -> dict[str, Any]:
+    async def search(self, id_search: str, *, status_only: bool, demo: bool) -> Body:
         # Always with_progress: the gateway does any waiting itself, under its own limit.
         body = {"id_search": id_search, "with_progress": True, "status_only": status_only, "demo": demo}
         endpoint: UpstreamEndpoint = "search_status" if status_only else "search"
         return await self._post(endpoint, "/api/search", idempotent=status_only, json=body)
 
-    async def delete_pic(self, id_search: str, id_pic: str) -> dict[str, Any]:
+    async def delete_pic(self, id_search: str, id_pic: str) -> Body:
         params = {"id_search": id_search, "id_pic": id_pic}
         return await self._post("delete_pic", "/api/delete_pic", idempotent=False, params=params)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> Body:
         body = await self._post("info", "/api/info", idempotent=True)
         metrics.observe_info(body)
         return body
 
-    async def _post(self, endpoint: UpstreamEndpoint, path: str, *, idempotent: bool, **kwargs: Any) -> dict[str, Any]:
+    async def _post(self, endpoint: UpstreamEndpoint, path: str, *, idempotent: bool, **kwargs: Any) -> Body:
         attempts = 1 + (self._retries if idempotent else 0)
         for attempt in range(1, attempts + 1):
             with _measured(endpoint) as measured:
@@ -108,14 +118,14 @@ class UpstreamClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def raise_in_band(body: dict[str, Any], id_search: str | None) -> None:
+def raise_in_band(body: Body, id_search: str | None) -> None:
     """FaceCheck reports errors inside a 200 answer; its own `error` and `code` pass through."""
     error = body.get("error")
     if error:
         raise UpstreamError(str(error), body.get("code"), id_search)
 
 
-def _decode(response: httpx.Response) -> dict[str, Any]:
+def _decode(response: httpx.Response) -> Body:
     if response.status_code != 200:
         raise UpstreamUnavailable(
             f"The face-search service answered HTTP {response.status_code}; try again shortly."

@@ -11,13 +11,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.facecheck.test_api import delta, search
+from tests.fixtures.api import delta, search, tenant, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.redis_topologies import SentinelTopology
+from tests.fixtures.replicas import Replicas, StartReplicas
 from tests.fixtures.services import RedisServer, wait_for
-from tests.quotas.conftest import Replicas, StartReplicas
-from tests.quotas.test_budgets import finish, tenant, uploads
 
 BUDGET_SEARCHES = 12  # the tenant's monthly credits buy this many searches, no more
+
+
+def uploads(replicas: Replicas, key: str, n: int, seed: int) -> list[str]:
+    bodies = [upload(replicas.stack(i % len(replicas.gateways)), key, make_image(seed + i)) for i in range(n)]
+    assert all(b["error"] is None for b in bodies), bodies
+    return [b["id_search"] for b in bodies]
+
+
+def finish(replicas: Replicas, key: str, ids: list[str]) -> None:
+    for id_search in ids:
+        final = search(replicas.stack(), key, id_search, with_progress=False)
+        assert final["progress"] == 100, final
 
 
 @dataclass
@@ -81,7 +93,7 @@ def test_sentinel_failover_under_load_charges_exactly(
     refused = {b["code"] for b in load.answers if b["error"] is not None}
     assert len(granted) == BUDGET_SEARCHES, (len(granted), refused, load.unavailable)
     assert refused == {"QUOTA_EXCEEDED"}, refused
-    finish(replicas, key, granted)
+    finish(replicas, key, [b["id_search"] for b in granted])
 
     usage = stack.cli_json("tenants", "usage", name)
     assert usage["credits_held"] == 0 and usage["searches_in_flight"] == 0, usage
@@ -125,7 +137,7 @@ def test_a_primary_missing_a_grant_is_recounted_before_the_next(
     wait_for(lambda: client.get("{fcg}:q:epoch") != epoch, deadline_s=10, what="the gateway to drop the counters")
     assert search(stack, key, third)["code"] == "QUOTA_EXCEEDED"
     stack.knobs(search_seconds=0)
-    finish(replicas, key, [{"error": None, "id_search": second}])
+    finish(replicas, key, [second])
     usage = stack.cli_json("tenants", "usage", name)
     assert usage["credits_charged"] == 6 and usage["credits_held"] == 0, usage
     assert delta(before, stack.stats())["credits_spent"] == 6

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.images import make_image
-from tests.sandbox.conftest import AUTH, Sandbox, SandboxFactory
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import AUTH, Sandbox, SandboxFactory
 
 ROUTES = ["/api/upload_pic", "/api/search", "/api/delete_pic", "/api/info"]
 

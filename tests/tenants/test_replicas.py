@@ -11,9 +11,9 @@ import time
 import pytest
 import requests
 
+from tests.fixtures.replicas import StartReplicas
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import Stack
-from tests.quotas.conftest import StartReplicas
 
 
 @pytest.fixture(params=["standalone", "cluster", "sentinel"])
