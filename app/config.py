@@ -8,13 +8,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.netaddr import Network, parse_networks
 
 # Token the gateway uses for its own in-process sandbox; never leaves the process.
 EMBEDDED_SANDBOX_TOKEN = "embedded-sandbox"  # noqa: S105
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected host:port, got {text.strip()!r}")
+    return host.strip("[]"), int(port)
 
 
 class Settings(BaseSettings):
@@ -26,6 +33,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = ""
     redis_url: str = ""
+    # How Redis is run (see docs/redis.md): one node; a Redis Cluster (REDIS_URL names any node);
+    # or a primary found through Sentinel (REDIS_URL then gives only credentials, db and TLS).
+    redis_mode: Literal["standalone", "cluster", "sentinel"] = "standalone"
+    redis_sentinels: str = ""  # comma-separated host:port of the sentinels
+    redis_sentinel_master: str = ""  # the name the sentinels monitor the primary under
+    redis_sentinel_password: SecretStr | None = None  # the sentinels' own password, if they ask one
 
     # Upstream. No token means the built-in sandbox simulator answers in-process.
     facecheck_api_token: SecretStr | None = None
@@ -134,7 +147,8 @@ class Settings(BaseSettings):
     sandbox_error_rate: float = Field(0.0, ge=0, le=1)
     sandbox_url_shape: Literal["string", "object"] = "string"
 
-    @field_validator("facecheck_api_token", "gateway_secret", "admin_token", mode="before")
+    @field_validator("facecheck_api_token", "gateway_secret", "admin_token", "redis_sentinel_password",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -157,6 +171,17 @@ class Settings(BaseSettings):
     def _networks(cls, value: str) -> str:
         parse_networks(value)  # a bad CIDR fails at start, not on the first request
         return value
+
+    @cached_property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [_host_port(part) for part in self.redis_sentinels.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _sentinel_complete(self) -> Settings:
+        incomplete = not self.redis_sentinel_master or not self.sentinel_addresses
+        if self.redis_mode == "sentinel" and self.redis_url and incomplete:
+            raise ValueError("REDIS_MODE=sentinel needs REDIS_SENTINELS and REDIS_SENTINEL_MASTER")
+        return self
 
     @property
     def spool_dir(self) -> Path:

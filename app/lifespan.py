@@ -8,9 +8,6 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from app.audit.chain import chain_key
 from app.audit.spool import Spool
@@ -37,6 +34,7 @@ from app.quotas.memory import MemoryStore
 from app.quotas.redis_store import RedisStore
 from app.quotas.service import QuotaService
 from app.quotas.storage import QuotaStore
+from app.redis_client import RedisClient, build_client, build_listener
 from app.sandbox import SandboxConfig, create_sandbox_app
 from app.tenants.auth import Authenticator
 from app.tenants.keycache import KeyCache, channel_for
@@ -51,7 +49,7 @@ class Resources:
     settings: Settings
     db: Database
     http: httpx.AsyncClient
-    redis: Redis | None
+    redis: RedisClient | None
     tenants: TenantService
     auth: Authenticator
     key_cache: KeyCache
@@ -92,24 +90,17 @@ def build_upstream_http(settings: Settings) -> tuple[httpx.AsyncClient, str]:
     return client, EMBEDDED_SANDBOX_TOKEN
 
 
-def build_redis(settings: Settings) -> Redis | None:
+def build_redis(settings: Settings) -> RedisClient | None:
     """Short timeouts and no retries: an unreachable Redis must fail a spending call fast."""
-    if not settings.redis_url:
-        return None
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-    )
+    return build_client(settings)
 
 
-def build_key_cache(settings: Settings, clock: Clock, redis: Redis | None) -> KeyCache:
+def build_key_cache(settings: Settings, clock: Clock, redis: RedisClient | None) -> KeyCache:
     return KeyCache(clock, settings.key_cache_seconds, redis, channel_for(settings.redis_key_prefix))
 
 
 def build_auth(
-    settings: Settings, clock: Clock, db: Database, redis: Redis | None
+    settings: Settings, clock: Clock, db: Database, redis: RedisClient | None
 ) -> tuple[TenantService, Authenticator, KeyCache]:
     cache = build_key_cache(settings, clock, redis)
     limit, window = settings.auth_failure_limit, settings.auth_failure_window_seconds
@@ -188,7 +179,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         resources.audit.start()  # replays what a previous run left in the spool, then keeps watch
         resources.budget_watch.start()
         # Pub/sub holds its connection open waiting, so it gets a client without the short timeouts.
-        listener = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        listener = build_listener(settings)
         if listener is not None:
             resources.key_cache.start(listener)
         try:

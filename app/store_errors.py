@@ -8,15 +8,27 @@ from functools import cache
 from importlib.resources import files
 from typing import TypeVar
 
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    ReadOnlyError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 T = TypeVar("T")
 
-# Failures that mean "Redis cannot answer now" (a read-only replica during failover refuses a write
-# script before running it). Python's TimeoutError is an OSError, so asyncio timeouts are included.
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+# "Redis cannot answer now": a lost or refused connection, a timeout, a demoted primary refusing a
+# write script before running it, a cluster whose slot is down or moving (Redis Cluster), no primary
+# known (Sentinel). Python's TimeoutError is an OSError, so asyncio timeouts are included. Anything
+# else (a script error) is a bug and is not hidden as an outage.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError, RedisTimeoutError, ReadOnlyError, ClusterDownError, SlotNotCoveredError,
+    TryAgainError, MasterDownError, RedisClusterException, OSError,
+)  # fmt: skip
 
 
 class StoreUnavailable(Exception):

@@ -7,8 +7,6 @@ import asyncio
 import sys
 from typing import Any
 
-from redis.asyncio import Redis
-
 from app.actors import CLI_ACTOR
 from app.audit.commands import audited
 from app.cache.redis_store import RedisCacheStore
@@ -17,6 +15,7 @@ from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
 from app.facecheck.purge import CachePurge
+from app.redis_client import build_client
 from app.tenants.commands import print_json
 
 
@@ -28,7 +27,8 @@ def cmd_cache(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> Any:
         db = Database(settings.effective_database_url)
-        redis = Redis.from_url(settings.redis_url)
+        redis = build_client(settings)
+        assert redis is not None  # REDIS_URL is set
         store = RedisCacheStore(redis, settings.redis_key_prefix)
         purge = CachePurge(db, ResultCache(store, settings.cache_ttl_seconds))
         try:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from app.redis_client import RedisClient
 from app.store_errors import UNAVAILABLE, StoreUnavailable, lua, translated
 
 _SCAN_BATCH = 500
@@ -26,7 +26,7 @@ def _text(value: Any) -> str:
 
 
 class RedisCacheStore:
-    def __init__(self, client: Redis, prefix: str = "fcg") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "fcg") -> None:
         self._client = client
         self._tag = "{" + prefix + "}"
         self._put = client.register_script(lua("app.cache", "put"))
@@ -54,7 +54,14 @@ class RedisCacheStore:
         return int(await self._call(self._client.delete(self._key("e", key))))
 
     async def purge_tenant(self, tenant_id: str) -> int:
-        return int(await self._script(self._purge_tenant, [self._key("t", tenant_id)], self._key("e", "")))
+        """Rounds of at most _SCAN_BATCH entries, each one script naming every key it deletes."""
+        index, deleted = self._key("t", tenant_id), 0
+        while True:
+            members = [_text(m) for m in await self._call(self._client.srandmember(index, _SCAN_BATCH))]
+            if not members:
+                return deleted
+            keys = [index, *(self._key("e", m) for m in members)]
+            deleted += int(await self._script(self._purge_tenant, keys, *members))
 
     async def purge_all(self) -> int:
         """SCAN by prefix: rare, operator-driven, and never blocks Redis the way KEYS would."""

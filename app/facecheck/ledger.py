@@ -120,6 +120,12 @@ async def in_flight(session: AsyncSession, tenant_id: str) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def held_ids(session: AsyncSession) -> set[str]:
+    """Searches whose reservation the quota store should be holding right now."""
+    rows = await session.execute(select(Search.id).where(Search.reservation == HELD))
+    return set(rows.scalars().all())
+
+
 async def unsettled(session: AsyncSession, search_ids: set[str]) -> dict[str, str | None]:
     """The database's reservation state for searches the store still holds."""
     if not search_ids:

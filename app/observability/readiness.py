@@ -14,11 +14,10 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-
 from app.db import Database
 from app.errors import GatewayError, UpstreamError
 from app.observability import metrics
+from app.redis_client import RedisClient
 
 OK = "ok"
 
@@ -43,7 +42,7 @@ class InfoSource(Protocol):
 
 
 class Readiness:
-    def __init__(self, db: Database, redis: Redis | None, info: InfoSource, *, timeout: float) -> None:
+    def __init__(self, db: Database, redis: RedisClient | None, info: InfoSource, *, timeout: float) -> None:
         self._db = db
         self._redis = redis
         self._info = info

@@ -5,6 +5,11 @@ then rebuilt from the database before any new reservation is granted. When the s
 reached, spending is refused (QUOTA_FAIL_MODE=closed) or allowed and the counters rebuilt once it
 is back (open). Settling a reservation never fails a request: the database records the outcome
 first-hand and `reconcile` brings the store in line.
+
+A failover can hand over a primary that lost the last writes (replication is asynchronous), so
+counters can survive while missing grants. A replica that lost contact with the store therefore
+recounts from the database before its next grant, and `reconcile` recounts when the store no longer
+holds a reservation the database says is held (whoever lost contact, or nobody noticed).
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ class Ledger(Protocol):
 
     async def unsettled(self, session: AsyncSession, search_ids: set[str]) -> dict[str, str | None]: ...
 
+    async def held_ids(self, session: AsyncSession) -> set[str]: ...
+
 
 class QuotaService:
     def __init__(
@@ -110,6 +117,7 @@ class QuotaService:
         self._global = GlobalLimits(max_concurrent_searches)
         self._owner = secrets.token_hex(8)
         self._dirty = False  # counters missed a fail-open grant: rebuild before trusting them
+        self._lost_contact = False  # the store failed us: it may come back as a copy missing writes
         self._rebuild_lock = asyncio.Lock()
         self.on_commit: Callable[[], None] = lambda: None  # told when credits are charged (budget watch)
 
@@ -127,6 +135,7 @@ class QuotaService:
             decision = await self.store.hit_rate(tenant_id, limits.requests_per_minute, key_id, key_rpm,
                                                  self._clock.now())
         except StoreUnavailable:
+            self._lost_contact = True
             log.warning("rate limit store unreachable; request allowed")
             return {}
         headers = rate_headers(decision)
@@ -137,11 +146,11 @@ class QuotaService:
     async def reserve(self, reservation: Reservation, limits: Limits) -> dict[str, str]:
         """Take everything a new search needs, atomically, or raise the deciding limit's error."""
         try:
-            if self._dirty:  # grants were made without the store: recount everything from the database
-                await self.store.invalidate()
-                self._dirty = False
+            if self._dirty or self._lost_contact:  # grants made without the store, or maybe lost by it
+                await self._recount()
             decision = await self._reserve(reservation, limits)
         except StoreUnavailable as exc:
+            self._lost_contact = True
             if self._fail_mode == "open":
                 log.warning("quota store unreachable; reservation allowed (QUOTA_FAIL_MODE=open)")
                 self._dirty = True
@@ -157,6 +166,18 @@ class QuotaService:
                 message = "The gateway is running as many upstream searches as it may; retry shortly."
             raise error(message, headers=headers)
         return headers
+
+    async def _recount(self) -> None:
+        """Drop the counters so the next grant rebuilds them from the database, and re-read the
+        balance, which lost commits may have left too high."""
+        await self.store.invalidate()
+        if self._lost_contact:
+            log.warning("quota store was unreachable; recounting from the database")
+            try:
+                await self.refresh_balance()
+            except GatewayError:  # upstream unreachable: the balance stays as it was
+                log.warning("balance not refreshed after losing the quota store")
+        self._dirty = self._lost_contact = False
 
     async def _reserve(self, reservation: Reservation, limits: Limits) -> Decision:
         decision = Decision(NEEDS_REBUILD)
@@ -198,14 +219,26 @@ class QuotaService:
         try:
             await (self.store.commit(search_id) if commit else self.store.refund(search_id))
         except StoreUnavailable:
+            self._lost_contact = True
             log.warning("quota store unreachable while settling; reconciliation will finish it")
 
     async def reconcile(self) -> None:
-        """Settle in the store every reservation the database no longer holds."""
+        """Settle in the store every reservation the database no longer holds; recount when the
+        store lost one the database still holds (a failover to a primary missing recent writes).
+        The database is read before and after the store: a reservation held in the database both
+        times was held throughout, and the store takes a grant before the database records it."""
+        async with self._db.transaction() as session:
+            expected = await self._ledger.held_ids(session)
         held = await self.store.held_ids()
         async with self._db.transaction() as session:
-            states = await self._ledger.unsettled(session, held)
+            states = await self._ledger.unsettled(session, held | expected)
+        if any(states.get(search_id) == HELD for search_id in expected - held):
+            log.warning("quota store lost held reservations; recounting from the database")
+            await self.store.invalidate()
+            return
         for search_id, state in states.items():
+            if search_id not in held:
+                continue
             if state == COMMITTED:
                 await self.store.commit(search_id)
             elif state not in (HELD, PENDING):
@@ -219,4 +252,5 @@ class QuotaService:
         try:
             return await self.store.try_lock(name, self._owner, ttl_seconds)
         except StoreUnavailable:
+            self._lost_contact = True
             return True  # without the store, every replica tracks; settling is idempotent

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from redis.asyncio import Redis
 
 from app.actors import CLI_ACTOR
 from app.audit.commands import audited
@@ -24,6 +23,7 @@ from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
 from app.facecheck import ledger
+from app.redis_client import build_client
 from app.tenants.keycache import KeyCache, channel_for
 from app.tenants.schemas import LimitsIn, TenantSettingsIn, sent_fields
 from app.tenants.service import TenantService, validated
@@ -45,7 +45,7 @@ def with_tenants(settings: Settings, work: Callable[[TenantService], Awaitable[A
 
     async def run() -> Any:
         db = Database(settings.effective_database_url)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = build_client(settings)
         cache = KeyCache(SystemClock(), 0, redis, channel_for(settings.redis_key_prefix))
         try:
             return await work(TenantService(db, settings.secret_bytes, SystemClock(), ledger, cache.changed))

@@ -4,8 +4,10 @@ Every /api and /admin call authenticates, and a database round trip per call is 
 Its entries live `ttl` seconds at most, but a revocation, rotation, suspension or resumption must not
 wait for that: the change is published on a Redis channel and each replica's listener empties its
 cache on receipt. While a replica is not subscribed (Redis down, reconnecting) it does not trust the
-cache at all. Without Redis there is one process, and clearing locally is enough. Expiry needs no
-message: entries carry `expires_at`, which is compared with the clock at every use.
+cache at all, and it empties the cache whenever it subscribes again (after a failover the new primary
+may have missed messages published to the old one). Without Redis there is one process, and
+clearing locally is enough. Expiry needs no message: entries carry `expires_at`, which is compared
+with the clock at every use.
 
 It also remembers, for the same time, which client addresses were found not braked by the
 brute-force brake (throttle.py), sparing that Redis round trip on every call. When an address is
@@ -19,10 +21,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from app.background import Background
 from app.clock import Clock
+from app.redis_client import RedisClient, Subscriber
 from app.tenants.schemas import Principal
 
 log = logging.getLogger("facecheck_gateway.tenants")
@@ -46,7 +47,7 @@ class KeyRecord:
 
 
 class KeyCache:
-    def __init__(self, clock: Clock, ttl_seconds: float, publisher: Redis | None = None,
+    def __init__(self, clock: Clock, ttl_seconds: float, publisher: RedisClient | None = None,
                  channel: str = channel_for("fcg")) -> None:
         self._clock = clock
         self._ttl = ttl_seconds
@@ -125,16 +126,16 @@ class KeyCache:
         except Exception:  # the other replicas still drop their entries within the TTL
             log.warning("could not publish a key change; other replicas catch up within %ss", self._ttl)
 
-    def start(self, subscriber: Redis) -> None:
+    def start(self, subscriber: Subscriber) -> None:
         self._background.start(self._listen(subscriber))
 
     async def stop(self) -> None:
         await self._background.stop()
 
-    async def _listen(self, subscriber: Redis) -> None:
+    async def _listen(self, subscriber: Subscriber) -> None:
         while True:
             try:
-                async with subscriber.pubsub() as pubsub:
+                async with await subscriber.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
                     self.clear()  # whatever changed while we were not listening
                     self._live = True

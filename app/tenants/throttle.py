@@ -9,9 +9,8 @@ import logging
 from itertools import islice
 from typing import Protocol
 
-from redis.asyncio import Redis
-
 from app.clock import Clock
+from app.redis_client import RedisClient
 from app.store_errors import lua
 
 log = logging.getLogger("facecheck_gateway.tenants")
@@ -56,7 +55,7 @@ class MemoryThrottle:
 
 
 class RedisThrottle:
-    def __init__(self, redis: Redis, prefix: str, limit: int, window_seconds: float) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, limit: int, window_seconds: float) -> None:
         self._redis = redis
         self._prefix = prefix
         self._limit = limit

@@ -1,5 +1,5 @@
-"""One suite for both CacheStore backends (in-process, and a real redis-server through separate
-clients standing in for replicas), and the cache keys."""
+"""One suite for both CacheStore backends (in-process, and real Redis -- one server, a cluster, a
+primary behind Sentinel -- through separate clients standing in for replicas), and the cache keys."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from app.cache.keys import cache_key, effective_scope, scope_name, wants_fresh
 from app.cache.redis_store import RedisCacheStore
 from app.cache.store import CacheStore, MemoryCacheStore
 from tests.fixtures.clock import ManualClock
-from tests.fixtures.store_backends import connect
+from tests.fixtures.redis_topologies import RedisTarget
 
 DAY_MS = 86_400_000
 
 
 @pytest.fixture
-async def replicas(backend: str) -> AsyncIterator[list[CacheStore]]:
+async def replicas(backend: str | RedisTarget) -> AsyncIterator[list[CacheStore]]:
     if backend == "memory":
         store = MemoryCacheStore(ManualClock())
         yield [store, store]
         return
-    clients = [connect(backend) for _ in range(2)]
+    assert isinstance(backend, RedisTarget)
+    clients = [backend.client() for _ in range(2)]
     yield [RedisCacheStore(client) for client in clients]
     for client in clients:
         await client.aclose()

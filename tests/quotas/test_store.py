@@ -1,6 +1,8 @@
-"""One suite for both QuotaStore backends: the in-process store and Redis (a real redis-server).
+"""One suite for both QuotaStore backends: the in-process store and Redis (a real redis-server; a
+three-master Redis Cluster reached through a node that does not own the keys' slot; a primary
+found through Sentinel).
 
-Every test runs against both, so the embedded mode and a fleet of replicas keep the same promises.
+Every test runs against each, so the embedded mode and a fleet of replicas keep the same promises.
 For Redis, `replicas` are separate clients (separate connections, as separate gateway processes
 would have); for memory they are the one store, since that backend serves a single process.
 """
@@ -39,6 +41,8 @@ from app.quotas.policy import (
 from app.quotas.redis_store import RedisStore
 from app.quotas.storage import QuotaStore
 from app.store_errors import StoreUnavailable
+from tests.fixtures.pytest_services import redis_target
+from tests.fixtures.redis_topologies import ClusterTopology, RedisTarget
 from tests.fixtures.services import RedisServer
 from tests.fixtures.store_backends import connect
 
@@ -49,13 +53,14 @@ TO_MONTH, TO_DAY = seconds_to_next_month(NOW), seconds_to_next_day(NOW)
 
 
 @pytest.fixture
-async def replicas(backend: str) -> AsyncIterator[list[QuotaStore]]:
+async def replicas(backend: str | RedisTarget) -> AsyncIterator[list[QuotaStore]]:
     """Three handles on one backend, standing in for three gateway processes."""
     if backend == "memory":
         store = MemoryStore()
         yield [store, store, store]
         return
-    clients = [connect(backend) for _ in range(3)]
+    assert isinstance(backend, RedisTarget)
+    clients = [backend.client() for _ in range(3)]
     yield [RedisStore(client) for client in clients]
     for client in clients:
         await client.aclose()
@@ -375,3 +380,33 @@ async def test_redis_outage_raises_store_unavailable_then_recovers(redis_server:
     # A restarted Redis is empty: the store asks for a rebuild (scripts reload after NOSCRIPT).
     assert await store.reserve(res("s1"), Limits(), WIDE, NOW) == Decision(NEEDS_REBUILD)
     await store.close()
+
+
+async def test_cluster_node_restart_raises_store_unavailable_then_recovers(request: pytest.FixtureRequest) -> None:
+    """The node owning the gateway's slot dies and comes back empty (no persistence): calls fail
+    fast meanwhile, then the same client finds the node again and the store asks for a rebuild."""
+    target = redis_target(request, "cluster")
+    cluster: ClusterTopology = request.getfixturevalue("redis_cluster")
+    client = target.client()
+    store = RedisStore(client)
+    await ready(store)
+    assert (await store.reserve(res("s1"), Limits(), WIDE, NOW)).allowed
+    cluster.owner_of("{fcg}").kill()
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(StoreUnavailable):
+                await store.reserve(res("s2"), Limits(), WIDE, NOW)
+    finally:
+        cluster.ready()
+    deadline = time.monotonic() + 10
+    while True:  # the first calls after the restart may meet the old layout or a dead socket
+        try:
+            decision = await store.reserve(res("s2"), Limits(), WIDE, NOW)
+            break
+        except StoreUnavailable:
+            assert time.monotonic() < deadline, "the cluster did not come back"
+            await asyncio.sleep(0.02)
+    assert decision == Decision(NEEDS_REBUILD)
+    await ready(store)
+    assert (await store.reserve(res("s2"), Limits(), WIDE, NOW)).allowed
+    await client.aclose()

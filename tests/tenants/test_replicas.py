@@ -1,15 +1,24 @@
 """Revocation, suspension and rotation reach every replica within a second, through Redis pub/sub:
-the key cache TTL is set to five minutes here, so only the invalidation message can explain it."""
+the key cache TTL is set to five minutes here, so only the invalidation message can explain it. The
+suite runs on each way Redis is run: one server, a cluster (the gateways given a node that does not
+own their slot), a primary behind Sentinel."""
 
 from __future__ import annotations
 
+import functools
 import time
 
+import pytest
 import requests
 
 from tests.fixtures.replicas import StartReplicas
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import Stack
+
+
+@pytest.fixture(params=["standalone", "cluster", "sentinel"])
+def start_replicas(request: pytest.FixtureRequest, start_replicas: StartReplicas) -> StartReplicas:
+    return functools.partial(start_replicas, redis_mode=request.param)
 
 
 def refused(stack: Stack, key: str) -> bool:

@@ -1,15 +1,14 @@
 -- rate.lua: count one request against the sliding 60 s windows (QuotaStore.hit_rate).
--- KEYS[1] = {tag}:rl:t:<tenant>, the tenant's window (a ZSET of ms timestamps). The key's window,
--- {tag}:rl:k:<key_id>, is derived from the same {tag}, so it shares KEYS[1]'s cluster slot.
--- ARGV: now_ms, tenant_rpm, key_id, key_rpm, unique member, window_ms   ("" = no limit)
+-- KEYS[1] = {tag}:rl:t:<tenant>, KEYS[2] = {tag}:rl:k:<key_id>: the tenant's and the key's windows
+-- (ZSETs of ms timestamps), under one {tag}, so one cluster slot.
+-- ARGV: now_ms, tenant_rpm, key_rpm, unique member, window_ms   ("" = no limit)
 -- A request is counted in every active window or in none; a refused one is not counted.
 -- Returns {} when nothing limits, else {allowed 0|1, scope, limit, remaining, reset_ms}: on refusal
 -- the window that frees last decides; when allowed, the one with the least room left.
-local tag = string.match(KEYS[1], '^{[^}]*}')
-local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[6]), ARGV[5]
+local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[4]
 local windows = {}
 if tonumber(ARGV[2]) then windows[#windows + 1] = {KEYS[1], tonumber(ARGV[2]), 'tenant'} end
-if tonumber(ARGV[4]) then windows[#windows + 1] = {tag .. ':rl:k:' .. ARGV[3], tonumber(ARGV[4]), 'key'} end
+if tonumber(ARGV[3]) then windows[#windows + 1] = {KEYS[2], tonumber(ARGV[3]), 'key'} end
 if #windows == 0 then return {} end
 
 -- ms until entry `index` (0 = oldest) leaves the window; a whole window when there is no such entry

@@ -1,17 +1,22 @@
 -- settle.lua: commit or refund one held reservation (QuotaStore.commit / QuotaStore.refund).
--- KEYS[1] = {tag}:q:epoch; every other key is derived from the same {tag} (same cluster slot).
--- ARGV: search_id, 'commit' | 'refund'.
--- Returns 1 when a reservation was settled, 0 (and no change) when none is held for the id, which
--- makes both idempotent. Both release the concurrency slots and the outstanding hold; a commit keeps
+-- KEYS (one {tag}, one cluster slot): 1 epoch, 2 balance, and in the generation ARGV[1] names:
+-- 3 in_flight_all, 4 in_flight (hash), 5 outstanding, 6 res:<search_id>, 7 held (set), and for a
+-- refund 8 used:<tenant>:<month>, 9 day:<tenant>:<day> of the reservation as ARGV 4-6 describe it.
+-- ARGV: epoch, search_id, 'commit' | 'refund', tenant, month, day.
+-- Returns {'EPOCH', current or ''} when the keys name another generation; {'RECORD', tenant, month,
+-- day} when a refund named the wrong period keys (the caller asks again with these); else {'OK', n}:
+-- n = 1 when a reservation was settled, 0 (and no change) when none is held for the id, which makes
+-- both idempotent. Both release the concurrency slots and the outstanding hold; a commit keeps
 -- credits and the daily slot as spent and lowers the known balance, a refund gives them back.
 local epoch = redis.call('GET', KEYS[1])
-if not epoch then return 0 end
-local tag = string.match(KEYS[1], '^{[^}]*}')
-local gen = tag .. ':q:' .. epoch .. ':'
-local rec_key = gen .. 'res:' .. ARGV[1]
-local rec = redis.call('HMGET', rec_key, 'tenant', 'cost', 'month', 'day')
+if epoch ~= ARGV[1] then return {'EPOCH', epoch or ''} end
+local rec = redis.call('HMGET', KEYS[6], 'tenant', 'cost', 'month', 'day')
 local tenant, cost, month, day = rec[1], tonumber(rec[2]), rec[3], rec[4]
-if not tenant then return 0 end
+if not tenant then return {'OK', 0} end
+local refund = ARGV[3] ~= 'commit'
+if refund and (tenant ~= ARGV[4] or month ~= ARGV[5] or day ~= ARGV[6]) then
+  return {'RECORD', tenant, month, day}
+end
 
 -- Lower a counter that still exists, never below zero: a counter for a period that has expired, or
 -- that a rebuild for another period never wrote, has nothing to give back.
@@ -21,18 +26,18 @@ local function decrease(key, by)
   end
 end
 
-if redis.call('HINCRBY', gen .. 'in_flight', tenant, -1) <= 0 then
-  redis.call('HDEL', gen .. 'in_flight', tenant)
+if redis.call('HINCRBY', KEYS[4], tenant, -1) <= 0 then
+  redis.call('HDEL', KEYS[4], tenant)
 end
-decrease(gen .. 'in_flight_all', 1)
-decrease(gen .. 'outstanding', cost)
-redis.call('SREM', gen .. 'held', ARGV[1])
-redis.call('DEL', rec_key)
-if ARGV[2] == 'commit' then
+decrease(KEYS[3], 1)
+decrease(KEYS[5], cost)
+redis.call('SREM', KEYS[7], ARGV[2])
+redis.call('DEL', KEYS[6])
+if refund then
+  decrease(KEYS[8], cost)
+  decrease(KEYS[9], 1)
+elseif redis.call('EXISTS', KEYS[2]) == 1 then
   -- Not clamped: a balance driven below zero must keep refusing until set_balance refreshes it.
-  if redis.call('EXISTS', tag .. ':q:balance') == 1 then redis.call('DECRBY', tag .. ':q:balance', cost) end
-else
-  decrease(gen .. 'used:' .. tenant .. ':' .. month, cost)
-  decrease(gen .. 'day:' .. tenant .. ':' .. day, 1)
+  redis.call('DECRBY', KEYS[2], cost)
 end
-return 1
+return {'OK', 1}
