@@ -73,8 +73,9 @@ async def rows(db: Database) -> list[BudgetNotification]:
 
 async def test_racing_checks_and_senders_notify_each_threshold_once(db: Database, receiver: Receiver) -> None:
     clock = SystemClock()
-    tenant = await TenantService(db, SECRET, clock, ledger).create_tenant(CLI_ACTOR, f"outbox-{secrets.token_hex(3)}")
-    await TenantService(db, SECRET, clock, ledger).update_tenant(CLI_ACTOR, tenant.name, TenantSettingsIn(credits_per_month=10))
+    tenants = TenantService(db, SECRET, clock, ledger)
+    tenant = await tenants.create_tenant(CLI_ACTOR, f"outbox-{secrets.token_hex(3)}")
+    await tenants.update_tenant(CLI_ACTOR, tenant.name, TenantSettingsIn(credits_per_month=10))
     service = NotifyService(db, SECRET, clock)
     await service.set_webhook(CLI_ACTOR, tenant.name, WebhookIn(url=receiver.url, thresholds=[50, 80, 100]))
     await spend(db, tenant.id, 3, COMMITTED)
