@@ -151,6 +151,10 @@ def test_a_tenant_admin_key_that_stops_working_ends_its_session(console: Console
     # Another tenant's events are "not found", as on /admin.
     assert console.client.get("/console/audit/export", params={"tenant_id": "other"}).status_code == 404
 
+    # The actor is rebuilt from the key and its tenant as they are now: a rename shows at once.
+    assert console.client.patch(f"/admin/tenants/{tenant['id']}", headers=AUTH, json={"name": "renamed"}).is_success
+    assert ">admin of renamed<" in console.client.get(f"/console/tenants/{tenant['id']}").text
+
     console.client.post(f"/admin/keys/{key['id']}/revoke", headers=AUTH)
     assert console.client.get("/console/audit", follow_redirects=False).status_code == 303
 
