@@ -28,6 +28,13 @@ class Actor:
     key_id: str | None = None
     scopes: frozenset[str] = frozenset()
 
+    @classmethod
+    def for_key(cls, key_id: str, tenant_id: str | None, scopes: frozenset[str]) -> Actor:
+        """An admin-scoped key's actor: bound to no tenant, an operator; bound to one, its tenant's admin."""
+        if tenant_id is None:
+            return cls("operator", f"key:{key_id}", key_id=key_id, scopes=scopes)
+        return cls("tenant_admin", f"key:{key_id}", tenant_id=tenant_id, key_id=key_id, scopes=scopes)
+
     @property
     def is_operator(self) -> bool:
         return self.role == "operator"

@@ -1,7 +1,8 @@
-"""All the console's own SQL: its sessions, and whether the key behind one still works."""
+"""All the console's own SQL: its sessions, and the key behind one as it is now."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -39,14 +40,23 @@ async def expire_idle(session: AsyncSession, kind: str, before: datetime) -> Non
     )
 
 
-async def key_works(session: AsyncSession, key_id: str, now: datetime) -> bool:
-    """The key is unrevoked, unexpired, still has the admin scope, and its tenant (if it has one: an
-    operator key has none) is active."""
-    stmt = (select(ApiKey.scopes, ApiKey.revoked_at, ApiKey.expires_at, ApiKey.tenant_id, Tenant.status)
+@dataclass(frozen=True, slots=True)
+class WorkingKey:
+    tenant_id: str | None  # None: an operator key
+    tenant_name: str | None
+    scopes: frozenset[str]
+
+
+async def working_key(session: AsyncSession, key_id: str, now: datetime) -> WorkingKey | None:
+    """The key as it is now, if it still works: unrevoked, unexpired, with the admin scope, and its
+    tenant (if it has one: an operator key has none) active."""
+    stmt = (select(ApiKey.scopes, ApiKey.revoked_at, ApiKey.expires_at, ApiKey.tenant_id, Tenant.name, Tenant.status)
             .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.id == key_id))
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
-        return False
-    scopes, revoked_at, expires_at, tenant_id, status = row
-    return ("admin" in scopes.split(",") and revoked_at is None and (tenant_id is None or status == "active")
-            and (expires_at is None or expires_at > now))
+        return None
+    text, revoked_at, expires_at, tenant_id, name, status = row
+    scopes = frozenset(s for s in text.split(",") if s)
+    works = ("admin" in scopes and revoked_at is None and (tenant_id is None or status == "active")
+             and (expires_at is None or expires_at > now))
+    return WorkingKey(tenant_id, name, scopes) if works else None

@@ -78,11 +78,11 @@ ConsoleDep = Annotated[Console, Depends(console)]
 
 async def signed(request: Request, c: ConsoleDep) -> Signed:
     session_id = request.cookies.get(COOKIE)
-    actor = await c.sessions.current(session_id)
-    if actor is None or session_id is None:
+    who = await c.sessions.current(session_id)
+    if who is None or session_id is None:
         raise Unsigned()
-    audit_call.note_caller(actor.tenant_id, actor.key_id, actor.audit_name)
-    return Signed(actor, session_id, c.sessions.csrf_token(session_id))
+    audit_call.note_caller(who.actor.tenant_id, who.actor.key_id, who.actor.label)
+    return Signed(who, session_id, c.sessions.csrf_token(session_id))
 
 
 SignedDep = Annotated[Signed, Depends(signed)]
@@ -132,7 +132,7 @@ async def signin(request: Request, c: ConsoleDep) -> Response:
     if not token:
         return _signin_form(request, c, "Enter the admin token or an admin key.", 400)
     try:
-        session_id, _ = await c.sessions.sign_in(token, address(request, c.settings))
+        session_id = await c.sessions.sign_in(token, address(request, c.settings))
     except (InvalidToken, Forbidden, RateLimited) as exc:
         note_error(exc.code)  # audited as a rejected console call
         message = exc.message if not isinstance(exc, InvalidToken) else "This token or key is not valid."
@@ -147,7 +147,7 @@ async def welcome(request: Request, c: ConsoleDep,
                   token: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$")]) -> Response:
     """The one-time link `serve` prints on the embedded default."""
     try:
-        session_id, _ = await c.sessions.redeem(token, address(request, c.settings))
+        session_id = await c.sessions.redeem(token, address(request, c.settings))
     except (InvalidToken, RateLimited) as exc:
         note_error(exc.code)
         return _signin_form(request, c, exc.message, exc.status_code)

@@ -11,10 +11,10 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from app.actors import Actor
 from app.audit import context as audit_call
 from app.config import Settings
-from app.console.access import Actor
-from app.console.sessions import ConsoleSessions
+from app.console.sessions import ConsoleSessions, SignedIn
 from app.errors import Forbidden, GatewayError
 from app.netaddr import client_ip, trusted
 from app.observability.context import note_error
@@ -57,9 +57,13 @@ def is_https(request: Request, settings: Settings) -> bool:
 
 @dataclass(frozen=True)
 class Signed:
-    actor: Actor
+    who: SignedIn
     session_id: str
     csrf: str
+
+    @property
+    def actor(self) -> Actor:
+        return self.who.actor
 
 
 async def checked_form(request: Request, sessions: ConsoleSessions, who: Signed) -> FormData:
@@ -77,9 +81,10 @@ def text(form: FormData, name: str) -> str:
 
 
 def render(request: Request, name: str, who: Signed | None, status: int = 200, **context: Any) -> Response:
-    actor = who.actor if who is not None else None
+    signed_in = who.who if who is not None else None
     response = templates.TemplateResponse(
-        request, name, {"actor": actor, "csrf": who.csrf if who else "", **context}, status_code=status
+        request, name, {"actor": signed_in.actor if signed_in else None, "signed_in": signed_in,
+                        "csrf": who.csrf if who else "", **context}, status_code=status
     )
     response.headers.update(HEADERS)
     return response

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from app.actors import CLI_ACTOR
 from app.audit.commands import audited
 from app.clock import SystemClock
 from app.config import Settings
@@ -44,17 +45,17 @@ def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> int:
         if args.thresholds:
             values["thresholds"] = [t.strip() for t in args.thresholds.split(",")]
         body = validated(WebhookIn, values)
-        out = _with_service(settings, lambda s: s.set_webhook(args.tenant, body))
+        out = _with_service(settings, lambda s: s.set_webhook(CLI_ACTOR, args.tenant, body))
         print_json(audited(settings, "webhook.set", out, {"thresholds": out.thresholds,
                                                           "rotate_secret": args.rotate_secret}))
     elif args.action == "show":
-        print_json(_with_service(settings, lambda s: s.get_webhook(args.tenant)))
+        print_json(_with_service(settings, lambda s: s.get_webhook(CLI_ACTOR, args.tenant)))
     elif args.action == "remove":
-        tenant_id = _with_service(settings, lambda s: s.remove_webhook(args.tenant))
+        tenant_id = _with_service(settings, lambda s: s.remove_webhook(CLI_ACTOR, args.tenant))
         audited(settings, "webhook.remove", SimpleNamespace(tenant_id=tenant_id))
         print_json({"removed": True, "tenant_id": tenant_id})
     else:
-        print_json(_with_service(settings, lambda s: s.deliveries(args.tenant, args.limit)))
+        print_json(_with_service(settings, lambda s: s.deliveries(CLI_ACTOR, args.tenant, args.limit)))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The admin API for a tenant's budget webhook and its delivery log. Thin: validate, call, return."""
+"""The admin API for a tenant's budget webhook and its delivery log. Thin: validate, call, return.
+An operator sets any tenant's, a tenant admin its own (the service decides); audited with the actor."""
 
 from __future__ import annotations
 
@@ -19,22 +20,22 @@ router = APIRouter(prefix="/admin/tenants/{tenant}/webhook", tags=["Admin: budge
 async def set_webhook(
     tenant: TenantRef, body: WebhookIn, notify: NotifyDep, audit: AuditDep, actor: Admin
 ) -> WebhookOut:
-    out = await notify.set_webhook(tenant, body)
+    out = await notify.set_webhook(actor, tenant, body)
     # The URL stays out of the audit log: it may carry a token of the receiver's.
-    await audit.admin_action(actor, "webhook.set", tenant_id=out.tenant_id,
+    await audit.admin_action(actor.label, "webhook.set", tenant_id=out.tenant_id,
                              detail={"thresholds": out.thresholds, "rotate_secret": body.rotate_secret})
     return out
 
 
 @router.get("", summary="The budget webhook (never its secret)")
-async def get_webhook(tenant: TenantRef, notify: NotifyDep, _: Admin) -> WebhookOut:
-    return await notify.get_webhook(tenant)
+async def get_webhook(tenant: TenantRef, notify: NotifyDep, actor: Admin) -> WebhookOut:
+    return await notify.get_webhook(actor, tenant)
 
 
 @router.delete("", status_code=204, summary="Remove the budget webhook")
 async def remove_webhook(tenant: TenantRef, notify: NotifyDep, audit: AuditDep, actor: Admin) -> Response:
-    tenant_id = await notify.remove_webhook(tenant)
-    await audit.admin_action(actor, "webhook.remove", tenant_id=tenant_id)
+    tenant_id = await notify.remove_webhook(actor, tenant)
+    await audit.admin_action(actor.label, "webhook.remove", tenant_id=tenant_id)
     return Response(status_code=204)
 
 
@@ -42,7 +43,7 @@ async def remove_webhook(tenant: TenantRef, notify: NotifyDep, audit: AuditDep, 
 async def deliveries(
     tenant: TenantRef,
     notify: NotifyDep,
-    _: Admin,
+    actor: Admin,
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many notifications")] = 50,
 ) -> list[DeliveryOut]:
-    return await notify.deliveries(tenant, limit)
+    return await notify.deliveries(actor, tenant, limit)

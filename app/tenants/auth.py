@@ -68,10 +68,7 @@ class Authenticator:
             raise
         if ADMIN not in found.scopes:
             raise Forbidden("This key lacks the 'admin' scope.")
-        label = f"key:{found.key_id}"
-        if found.is_operator_key:
-            return Actor("operator", label, key_id=found.key_id, scopes=found.scopes)
-        return Actor("tenant_admin", label, tenant_id=found.tenant_id, key_id=found.key_id, scopes=found.scopes)
+        return Actor.for_key(found.key_id, None if found.is_operator_key else found.tenant_id, found.scopes)
 
     async def refuse_if_braked(self, address: str) -> None:
         """For other secrets presented by a client (a console sign-in link): the same brake."""

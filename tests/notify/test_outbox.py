@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.actors import CLI_ACTOR
 from app.clock import SystemClock
 from app.config import Settings
 from app.db import Database
@@ -72,10 +73,11 @@ async def rows(db: Database) -> list[BudgetNotification]:
 
 async def test_racing_checks_and_senders_notify_each_threshold_once(db: Database, receiver: Receiver) -> None:
     clock = SystemClock()
-    tenant = await TenantService(db, SECRET, clock, ledger).create_tenant(f"outbox-{secrets.token_hex(3)}")
-    await TenantService(db, SECRET, clock, ledger).update_tenant(tenant.name, TenantSettingsIn(credits_per_month=10))
+    tenants = TenantService(db, SECRET, clock, ledger)
+    tenant = await tenants.create_tenant(CLI_ACTOR, f"outbox-{secrets.token_hex(3)}")
+    await tenants.update_tenant(CLI_ACTOR, tenant.name, TenantSettingsIn(credits_per_month=10))
     service = NotifyService(db, SECRET, clock)
-    await service.set_webhook(tenant.name, WebhookIn(url=receiver.url, thresholds=[50, 80, 100]))
+    await service.set_webhook(CLI_ACTOR, tenant.name, WebhookIn(url=receiver.url, thresholds=[50, 80, 100]))
     await spend(db, tenant.id, 3, COMMITTED)
     await spend(db, tenant.id, 6, HELD)  # held: not spent yet
     checks = [BudgetCheck(db, clock, partial(charged, db)) for _ in range(REPLICAS)]

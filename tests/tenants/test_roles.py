@@ -24,13 +24,14 @@ from tests.fixtures.admin_gateway import ADMIN
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.images import make_image
 
+HOOK = "http://127.0.0.1:9/budget"  # never called: tenant A has no monthly budget to cross
 ROLES = ["nobody", "plain key", "own admin", "other admin", "operator key", "admin token"]
 
 
 @dataclass
 class World:
     """Tenant A (the target) and B, each with an admin key; A's plain key, one of A's keys to act on,
-    a search of A's; an operator key."""
+    a search of A's, a budget webhook of A's; an operator key."""
 
     client: TestClient
     a: str
@@ -70,6 +71,7 @@ def world(client: TestClient) -> World:
     a, b = f"a-{uuid.uuid4().hex[:8]}", f"b-{uuid.uuid4().hex[:8]}"
     for name in (a, b):
         _ok(operator(client, "POST", "/admin/tenants", {"name": name}), 201)
+    _ok(operator(client, "PUT", f"/admin/tenants/{a}/webhook", {"url": HOOK}))
     admin_scopes = {"scopes": ["search", "info", "admin"]}
     own = _ok(operator(client, "POST", f"/admin/tenants/{a}/keys", admin_scopes), 201)["key"]
     other = _ok(operator(client, "POST", f"/admin/tenants/{b}/keys", admin_scopes), 201)["key"]
@@ -110,6 +112,10 @@ TABLE: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
     "purge tenant cache": ("DELETE", "/admin/cache?tenant={a}", None, (401, 403, 200, 404, 200, 200)),
     "purge a search": ("DELETE", "/admin/cache/searches/{search}", None, (401, 403, 200, 404, 200, 200)),
     "purge everything": ("DELETE", "/admin/cache", None, (401, 403, 403, 403, 200, 200)),
+    "set webhook": ("PUT", T + "/webhook", {"url": HOOK, "thresholds": [90]}, (401, 403, 200, 404, 200, 200)),
+    "show webhook": ("GET", T + "/webhook", None, (401, 403, 200, 404, 200, 200)),
+    "webhook deliveries": ("GET", T + "/webhook/deliveries", None, (401, 403, 200, 404, 200, 200)),
+    "remove webhook": ("DELETE", T + "/webhook", None, (401, 403, 204, 404, 204, 204)),
 }  # fmt: skip
 
 
@@ -169,3 +175,12 @@ def test_the_actor_and_its_tenant_are_in_the_audit_log(world: World) -> None:
     rejected = _ok(operator(world.client, "GET", "/admin/audit?code=FORBIDDEN&limit=1000"))["events"]
     assert any(e["request_id"] == refused.headers["X-Request-ID"] and e["actor"] in
                {f"key:{i}" for i in admin_ids} for e in rejected)
+
+
+def test_a_tenant_admins_webhook_change_is_audited_with_its_key(world: World) -> None:
+    own_id = _ok(world.call("own admin", "PUT", f"{T}/webhook", {"url": HOOK, "thresholds": [75]}))["tenant_id"]
+    assert world.call("other admin", "DELETE", f"{T}/webhook").status_code == 404
+    assert _ok(world.call("own admin", "GET", f"{T}/webhook"))["thresholds"] == [75]  # the refusal left it be
+    [own_key] = [k["id"] for k in _ok(world.call("own admin", "GET", f"{T}/keys")) if "admin" in k["scopes"]]
+    events = _ok(operator(world.client, "GET", f"/admin/audit?action=admin.webhook.set&tenant_id={own_id}"))
+    assert sorted(e["actor"] for e in events["events"]) == ["admin", f"key:{own_key}"], events
