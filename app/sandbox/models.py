@@ -39,6 +39,9 @@ class Stats:
     failed_searches: int = 0
     http_5xx: int = 0
     timeouts: int = 0
+    lost_answers: int = 0
+    status_errors: int = 0
+    slow_answers: int = 0
     invalid_token: int = 0
 
     def as_dict(self) -> dict[str, int]:

@@ -50,6 +50,7 @@ class SandboxState:
         # Separate streams so that enabling a fault knob never changes which searches fail.
         self._fail_rng = random.Random(f"fail:{self.config.seed}")
         self._fault_rng = random.Random(f"fault:{self.config.seed}")
+        self._answer_rng = random.Random(f"answer:{self.config.seed}")
 
     def update_config(self, patch: Mapping[str, Any]) -> SandboxConfig:
         """Apply a partial update atomically; raises pydantic.ValidationError and keeps the old config."""
@@ -70,6 +71,18 @@ class SandboxState:
         self.stats.timeouts += hang
         self.stats.http_5xx += fail
         return hang, fail
+
+    def draw_answer_faults(self, *, submitted: bool, status_check: bool) -> tuple[bool, bool, bool]:
+        """Decide (lose the answer, answer a status error, answer slowly) for a call just processed:
+        only a new submit's answer can be lost, only a status check can get the status error."""
+        cfg, rng = self.config, self._answer_rng
+        lost = submitted and cfg.lost_answer_rate > 0 and rng.random() < cfg.lost_answer_rate
+        status_error = status_check and cfg.status_error_rate > 0 and rng.random() < cfg.status_error_rate
+        slow = cfg.slow_answer_rate > 0 and rng.random() < cfg.slow_answer_rate
+        self.stats.lost_answers += lost
+        self.stats.status_errors += status_error
+        self.stats.slow_answers += slow and not lost
+        return lost, status_error, slow and not lost
 
     # -- images -----------------------------------------------------------------------------------------
 
