@@ -1,4 +1,4 @@
-"""The `facecheck-gateway` command: serve, migrate, the sandbox alone, tenants, keys and cache purges.
+"""The `facecheck-gateway` command: serve, migrate, the sandbox alone, tenants, keys, cache purges, the ledger.
 
 Tenant and key commands call the same service layer as the HTTP surface.
 """
@@ -16,6 +16,7 @@ from app.cache.commands import add_parsers as add_cache_parsers
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.errors import GatewayError
+from app.ledger.commands import add_parsers as add_ledger_parsers
 from app.observability.logging import configure_logging
 from app.observability.multiprocess import shared_metrics_dir
 from app.tenants.commands import add_parsers as add_tenant_parsers
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tenant_parsers(sub)
     add_audit_parsers(sub)
     add_cache_parsers(sub)
+    add_ledger_parsers(sub)
     return parser
 
 

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
     upstream_timeout_seconds: float = Field(30.0, gt=0)
     upstream_poll_interval_seconds: float = Field(1.0, gt=0)
+    # Circuit breaker: this many consecutive transport failures, timeouts or 5xx (0: never) pause new
+    # uploads and submits for CIRCUIT_OPEN_SECONDS; then an /api/info probe decides.
+    circuit_failure_threshold: int = Field(5, ge=0)
+    circuit_open_seconds: float = Field(30.0, gt=0)
     # How long `with_progress: false` holds the call open before answering with the current status.
     search_wait_seconds: float = Field(60.0, ge=0)
 
@@ -87,6 +91,12 @@ class Settings(BaseSettings):
     # Proxies (comma-separated CIDRs) whose X-Forwarded-For is believed, for the client address
     # recorded in the audit log and counted by the authentication brake.
     trusted_proxies: str = ""
+
+    # Ledger: upstream balance reads are recorded when the balance moved, and at least this often;
+    # the drift gauge covers the last LEDGER_DAYS days (UTC) and is refreshed this often.
+    ledger_record_seconds: float = Field(300.0, gt=0)
+    ledger_days: int = Field(7, ge=1, le=366)
+    ledger_refresh_seconds: float = Field(60.0, gt=0)
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

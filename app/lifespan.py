@@ -26,6 +26,7 @@ from app.facecheck.lifecycle import SearchLifecycle
 from app.facecheck.service import SearchService
 from app.facecheck.shared import SharedSearches
 from app.facecheck.tracker import Tracker
+from app.ledger.service import LedgerService
 from app.observability.exposition import worker_exited
 from app.observability.logging import configure_logging
 from app.observability.readiness import Readiness
@@ -38,6 +39,8 @@ from app.tenants.auth import Authenticator
 from app.tenants.keycache import KeyCache, channel_for
 from app.tenants.service import TenantService
 from app.tenants.throttle import AuthThrottle, MemoryThrottle, RedisThrottle
+from app.upstream.balance import BalanceRecorder
+from app.upstream.circuit import CircuitBreaker
 from app.upstream.client import UpstreamClient
 from app.upstream.info import UpstreamInfo
 
@@ -58,6 +61,7 @@ class Resources:
     audit: AuditWriter
     tracker: Tracker
     readiness: Readiness
+    ledger: LedgerService
 
 
 def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
@@ -118,8 +122,11 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     db = Database(settings.effective_database_url)
     http, token = build_upstream_http(settings)
     redis = build_redis(settings)
-    upstream = UpstreamClient(http, token)
-    info = UpstreamInfo(upstream, clock, settings.info_cache_seconds)
+    circuit = CircuitBreaker(clock, failure_threshold=settings.circuit_failure_threshold,
+                             open_seconds=settings.circuit_open_seconds)
+    upstream = UpstreamClient(http, token, circuit=circuit)
+    info = UpstreamInfo(upstream, clock, settings.info_cache_seconds,
+                        BalanceRecorder(db, clock, settings.ledger_record_seconds))
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
     quotas = QuotaService(store, db, settings, clock, info.balance)
     audit = AuditWriter(db, Spool(settings.spool_dir), chain_key(settings.secret_bytes), clock,
@@ -148,6 +155,8 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         tracker=Tracker(db, shared, settings, clock),
         audit=audit,
         readiness=readiness,
+        ledger=LedgerService(db, info, clock, days=settings.ledger_days,
+                             refresh_seconds=settings.ledger_refresh_seconds),
     )
 
 
@@ -158,6 +167,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         resources = build_resources(settings, clock)
         app.state.resources = resources
         resources.tracker.start()
+        resources.ledger.start()
         resources.audit.start()  # replays what a previous run left in the spool, then keeps watch
         # Pub/sub holds its connection open waiting, so it gets a client without the short timeouts.
         listener = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -170,6 +180,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
             if listener is not None:
                 await listener.aclose()
             await resources.tracker.stop()
+            await resources.ledger.stop()
             await resources.audit.stop()
             await resources.quotas.store.close()
             await resources.http.aclose()

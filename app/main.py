@@ -24,6 +24,7 @@ from app.errors import (
     render_error,
 )
 from app.facecheck.router import router as facecheck_router
+from app.ledger.router import router as ledger_router
 from app.lifespan import make_lifespan
 from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.observability.router import build_router as build_operations_router
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(facecheck_router)
     app.include_router(admin_router)
     app.include_router(upstream_admin_router)
+    app.include_router(ledger_router)
     app.include_router(audit_router)
     app.include_router(cache_admin_router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]

@@ -3,5 +3,6 @@
 from app.audit.models import AuditChain, AuditEvent
 from app.facecheck.models import Search
 from app.tenants.models import ApiKey, Tenant
+from app.upstream.models import BalanceRead
 
-__all__ = ["ApiKey", "AuditChain", "AuditEvent", "Search", "Tenant"]
+__all__ = ["ApiKey", "AuditChain", "AuditEvent", "BalanceRead", "Search", "Tenant"]

@@ -12,6 +12,8 @@ from app.db.base import Base, UTCDateTime
 # Lifecycle: uploaded -> submitting -> submitted -> finished | failed. `submitting` is the
 # short claim that makes exactly one concurrent first submit go upstream.
 UPLOADED, SUBMITTING, SUBMITTED, FINISHED, FAILED = "uploaded", "submitting", "submitted", "finished", "failed"
+# A submit whose outcome upstream has not told (uncertain), and one still unknown past the deadline.
+UNCERTAIN, UNRESOLVED = "uncertain", "unresolved"
 # A submit's reservation: pending (recorded, not yet granted by the quota store), held (granted, in
 # flight) until upstream finishes (committed) or fails (refunded). The database is the record the
 # quota store is rebuilt from.

@@ -110,6 +110,13 @@ CIRCUIT_STATE = _gauge(
     "livemax",
 )  # fmt: skip
 
+LEDGER_DRIFT = _gauge(
+    "ledger_drift_credits",
+    "Credits upstream's balance dropped by minus credits the gateway charged and holds, over LEDGER_DAYS days "
+    "(set by the ledger; positive: upstream took credits the gateway did not account for).",
+    "mostrecent",
+)  # fmt: skip
+
 # -- searches (app/facecheck/service.py) -----------------------------------------------------------
 SEARCHES_SUBMITTED = _counter("searches_submitted_total", "Searches started upstream.", ("tenant", "demo"))
 SEARCHES_FINISHED = _counter("searches_finished_total", "Searches that ended with a result.", ("tenant", "demo"))

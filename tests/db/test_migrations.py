@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db.migrate import downgrade, upgrade
 from tests.fixtures.services import PostgresServer
 
-TABLES = {"tenants", "api_keys", "searches", "audit_events", "audit_chain", "alembic_version"}
+TABLES = {"tenants", "api_keys", "searches", "audit_events", "audit_chain", "upstream_balance_reads", "alembic_version"}
 
 
 def _tables(url: str) -> set[str]:

@@ -1,0 +1,56 @@
+"""The ledger as the running gateway serves it: a fresh balance read first (best effort, so the
+report includes the last charges), then the report, and the drift gauge it sets. A background task
+keeps the gauge current for alerting even when nobody asks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.clock import Clock
+from app.db import Database
+from app.errors import GatewayError
+from app.ledger.report import build_report
+from app.ledger.schemas import LedgerReport
+from app.observability import metrics
+from app.upstream.info import UpstreamInfo
+
+log = logging.getLogger("facecheck_gateway.ledger")
+
+
+class LedgerService:
+    def __init__(self, db: Database, info: UpstreamInfo, clock: Clock, *, days: int, refresh_seconds: float) -> None:
+        self._db = db
+        self._info = info
+        self._clock = clock
+        self._days = days
+        self._refresh = refresh_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def report(self, days: int | None = None, *, fresh_read: bool = True) -> LedgerReport:
+        if fresh_read:
+            with contextlib.suppress(GatewayError):  # upstream away: the recorded reads still tell
+                await self._info.get(fresh=True)
+        async with self._db.transaction() as session:
+            report = await build_report(session, self._clock.now(), days or self._days)
+        if days is None or days == self._days:
+            metrics.LEDGER_DRIFT.set(report.drift)
+        return report
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ledger-drift")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:  # the tracker reads the balance every BALANCE_REFRESH_SECONDS; no extra upstream call
+                await self.report(fresh_read=False)
+            except GatewayError as exc:
+                log.debug("ledger drift not refreshed", extra={"reason": type(exc).__name__})
+            await asyncio.sleep(self._refresh)
