@@ -64,6 +64,7 @@ class Search:
     demo: bool = False
     will_fail: bool = False
     charged: int = 0
+    refunded: bool = False
     results_key: str = ""
     images_in_bundle: int = 0
 

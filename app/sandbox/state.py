@@ -191,6 +191,14 @@ class SandboxState:
             ahead += 1
         return ahead + 1
 
+    def ledger(self) -> list[dict[str, object]]:
+        """Every search upstream knows: what it was charged in the end (net of a refund) and how many
+        input images it still holds. The per-search witness money tests compare the gateway with."""
+        self.settle()
+        return [{"id_search": s.id_search, "submitted": s.submitted_at is not None,
+                 "charged": 0 if s.refunded else s.charged, "pics": len(s.pics),
+                 "sha256": [p.sha256 for p in s.pics]} for s in self.searches.values()]
+
     def settle(self) -> None:
         """Close the books on searches whose run has ended: failed ones are counted and refunded."""
         now = self._clock()
@@ -201,6 +209,7 @@ class SandboxState:
                 still.append(search)
                 continue
             if search.will_fail:
+                search.refunded = True
                 self.stats.failed_searches += 1
                 self.credits += search.charged
                 self.stats.credits_spent -= search.charged

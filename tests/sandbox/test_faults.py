@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import pytest
 
@@ -154,3 +156,19 @@ async def test_answer_faults_are_seeded(make_sandbox: SandboxFactory) -> None:
     first = await pattern(make_sandbox(**knobs))
     assert first == await pattern(make_sandbox(**knobs))
     assert 2 < first.count(True) < 18
+
+
+async def test_searches_route_is_the_per_search_witness(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(error_rate=0.0)
+    kept, _ = await submit_once(sandbox)
+    uploaded_only = (await sandbox.upload(make_image(2), make_image(3)))["id_search"]
+    await sandbox.configure(error_rate=1.0)
+    failed, _ = await submit_once(sandbox)
+    sandbox.clock.advance(10)
+    rows = {r["id_search"]: r for r in (await sandbox.client.get("/_sandbox/searches")).json()}
+    assert {k: v for k, v in rows[kept].items() if k != "sha256"} == {"id_search": kept, "submitted": True,
+                                                                      "charged": 3, "pics": 1}
+    assert rows[kept]["sha256"] == [hashlib.sha256(make_image(1)).hexdigest()]
+    assert rows[failed]["charged"] == 0 and rows[failed]["submitted"] is True  # refunded when it failed
+    assert (rows[uploaded_only]["submitted"], rows[uploaded_only]["charged"], rows[uploaded_only]["pics"]) == (
+        False, 0, 2)

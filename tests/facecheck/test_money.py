@@ -1,0 +1,252 @@
+"""Every credit accounted for when upstream misbehaves: one test per fault, each ending with the books
+checked against the sandbox (tests/fixtures/ledger.py): per search, per tenant and in total, nothing
+held, one terminal audit event per search, `audit verify`, and the quota store equal to the database.
+
+A real gateway process on PostgreSQL and Redis, the sandbox served over HTTP; UPSTREAM_TIMEOUT_SECONDS
+is 3 (tests/fixtures/stack.py), so a lost answer is one held for longer than that.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.facecheck.test_api import delta, search, upload
+from tests.fixtures.ledger import assert_books, assert_ledger_tells_the_truth
+from tests.fixtures.processes import start_gateway, start_sandbox
+from tests.fixtures.services import PostgresServer, RedisServer, wait_for
+from tests.fixtures.stack import Stack, gateway_env, sandbox_env
+from tests.images import make_image
+from tests.observability.scrape import scrape
+from tests.quotas.conftest import Replicas
+
+TIMEOUT = 3.0
+SETTLE_DEADLINE_S = 40.0
+HEALTHY: dict[str, Any] = {"lost_answer_rate": 0.0, "status_error_rate": 0.0, "slow_answer_rate": 0.0,
+                           "http_5xx_rate": 0.0, "timeout_rate": 0.0, "offline": False, "error_rate": 0.0}
+
+
+def launch(tmp: Path, server: PostgresServer, redis: RedisServer, n: int = 1, **settings: Any) -> Replicas:
+    """`n` gateways on a fresh database and an emptied Redis, in front of a fresh sandbox."""
+    server.start_again()
+    redis.start_again()
+    redis.flushall()
+    database = f"money_{uuid.uuid4().hex[:12]}"
+    server.create_database(database)
+    tmp.mkdir(parents=True, exist_ok=True)
+    sandbox = start_sandbox(tmp, env=sandbox_env(), cwd=tmp)
+    extra = {k.upper(): str(v) for k, v in settings.items()}
+    env = gateway_env(tmp, sandbox.base_url, server.url(database), REDIS_URL=redis.url, **extra)
+    replicas = Replicas(tmp, sandbox, [], env, database)
+    try:
+        replicas.gateways.extend(start_gateway(tmp, env=env, cwd=tmp) for _ in range(n))
+    except BaseException:
+        replicas.stop()
+        raise
+    return replicas
+
+
+@dataclass
+class Books:
+    replicas: Replicas
+    server: PostgresServer
+    redis: RedisServer
+
+    @property
+    def stack(self) -> Stack:
+        return self.replicas.stack()
+
+    def tenant(self) -> tuple[str, str]:
+        """A fresh tenant (its id) and a key for it."""
+        created = self.stack.admin("POST", "/admin/tenants", json={"name": f"money-{uuid.uuid4().hex[:8]}"})
+        assert created.status_code == 201, created.text
+        tenant = created.json()
+        key = self.stack.admin("POST", f"/admin/tenants/{tenant['name']}/keys", json={})
+        assert key.status_code == 201, key.text
+        return tenant["id"], key.json()["key"]
+
+    def upload(self, key: str, seed: int) -> str:
+        body = upload(self.stack, key, make_image(seed))
+        assert body["error"] is None, body
+        return str(body["id_search"])
+
+    def check(self, tenant_id: str, start: dict[str, int]) -> None:
+        """Once every search has settled (the tracker follows those no client polls), the books hold
+        for this tenant against what upstream spent since `start` (the sandbox's stats then), and the
+        gateway's own ledger agrees."""
+        spent = self.stack.stats()["credits_spent"] - start["credits_spent"]
+        assert_books(self.stack, self.server, self.replicas.database, redis_url=self.redis.url,
+                     tenants={tenant_id}, spent=spent)
+        assert_ledger_tells_the_truth(self.stack, self.server, self.replicas.database)
+
+
+@pytest.fixture(scope="module")
+def shared_books(postgres_server: PostgresServer, redis_server: RedisServer,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Books]:
+    """One gateway for the fault tests (each with its own tenant); no circuit breaker, so every fault
+    reaches the search lifecycle."""
+    replicas = launch(tmp_path_factory.mktemp("money"), postgres_server, redis_server, key_cache_seconds=60,
+                      circuit_failure_threshold=0)
+    try:
+        yield Books(replicas, postgres_server, redis_server)
+    finally:
+        replicas.stop()
+
+
+@pytest.fixture
+def books(shared_books: Books) -> Iterator[Books]:
+    yield shared_books
+    shared_books.stack.knobs(**HEALTHY)
+
+
+def poll_until_final(stack: Stack, key: str, sid: str) -> list[dict[str, Any]]:
+    """Status checks, as a client polls after its submit, until the result; every answer seen."""
+    seen: list[dict[str, Any]] = []
+
+    def final() -> bool:
+        seen.append(search(stack, key, sid, status_only=True))
+        return seen[-1]["output"] is not None
+
+    wait_for(final, deadline_s=SETTLE_DEADLINE_S, what=f"result of {sid}")
+    return seen
+
+
+def settled(books: Books) -> None:
+    """Wait until the database holds nothing open (the tracker settles what no client polls)."""
+    def nothing_open() -> bool:
+        sql = ("SELECT count(*) FROM searches WHERE reservation IN ('pending', 'held') "
+               "OR status IN ('submitting', 'submitted', 'uncertain', 'uploading')")
+        return books.server.psql(sql, books.replicas.database).strip() == "0"
+
+    wait_for(nothing_open, deadline_s=SETTLE_DEADLINE_S, what="every search settled")
+
+
+@pytest.mark.parametrize("mode", ["hang", "drop", "http_503"])
+def test_a_lost_submit_answer_is_charged_once_and_never_refunded(books: Books, mode: str) -> None:
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    sid = books.upload(key, 5001)
+    stack.knobs(lost_answer_rate=1.0, lost_answer_mode=mode, hang_seconds=TIMEOUT + 2)
+    search(stack, key, sid)  # upstream ran it and charged; the answer never arrived intact
+    stack.knobs(**HEALTHY)
+    seen = poll_until_final(stack, key, sid)
+    assert all(body["error"] is None for body in seen), seen  # in flight, then the result: never an error
+    assert seen[-1]["id_search"] == sid and seen[-1]["progress"] == 100
+    # The tenant's next search is charged once too: the lost one was not refunded and charged again.
+    before = stack.stats()
+    other = books.upload(key, 5002)
+    assert search(stack, key, other, with_progress=False)["output"] is not None
+    assert delta(before, stack.stats())["credits_spent"] == 3
+    settled(books)
+    books.check(tenant, start)
+
+
+@pytest.mark.parametrize("fault", [{"status_error_rate": 1.0}, {"offline": True}, {"http_5xx_rate": 1.0}],
+                         ids=["status-errors", "offline", "http-5xx"])
+def test_errors_on_status_checks_settle_nothing(books: Books, fault: dict[str, Any]) -> None:
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    sids = [books.upload(key, 5100 + i) for i in range(3)]
+    for sid in sids:
+        assert search(stack, key, sid)["error"] is None
+    stack.knobs(**fault)  # the runs go on upstream, and charge, while every status check fails
+    for sid in sids:
+        search(stack, key, sid, status_only=True)
+    stack.knobs(**HEALTHY)
+    for sid in sids:
+        assert poll_until_final(stack, key, sid)[-1]["output"] is not None
+    assert delta(start, stack.stats())["credits_spent"] == 9
+    settled(books)
+    books.check(tenant, start)
+
+
+def test_a_slow_answer_then_success_is_charged_once(books: Books) -> None:
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    stack.knobs(slow_answer_rate=1.0, slow_answer_seconds=TIMEOUT / 2)
+    sid = books.upload(key, 5200)
+    assert search(stack, key, sid)["error"] is None
+    stack.knobs(**HEALTHY)
+    assert poll_until_final(stack, key, sid)[-1]["output"] is not None
+    settled(books)
+    books.check(tenant, start)
+
+
+def test_refunds_only_when_upstream_says_it_did_not_run_or_failed(books: Books) -> None:
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    refused, failing = books.upload(key, 5300), books.upload(key, 5301)
+    stack.knobs(offline=True)  # the submit is answered: not started, nothing charged
+    assert search(stack, key, refused)["code"] == "EXCEPTION"
+    stack.knobs(offline=False, error_rate=1.0)  # started, then upstream reports it failed (and refunds)
+    assert search(stack, key, failing)["error"] is None
+    stack.knobs(**HEALTHY)
+    settled(books)
+    assert delta(start, stack.stats())["credits_spent"] == 0
+    books.check(tenant, start)
+
+
+def test_no_upload_reaches_upstream_unrecorded_during_a_database_outage(books: Books) -> None:
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    books.upload(key, 5400)  # the key is now in the key cache: the outage does not stop authentication
+    before = stack.stats()
+    books.server.stop()
+    try:
+        answers = [upload(stack, key, make_image(5401 + i)) for i in range(3)]
+    finally:
+        books.server.start_again()
+    succeeded = [a for a in answers if a["error"] is None]
+    assert all(a["code"] == "SERVICE_UNAVAILABLE" for a in answers if a["error"] is not None), answers
+    assert delta(before, stack.stats())["uploads"] == len(succeeded)  # what upstream got, clients were told
+    settled(books)
+    books.check(tenant, start)
+
+
+@pytest.fixture
+def circuit_books(postgres_server: PostgresServer, redis_server: RedisServer, tmp_path: Path) -> Iterator[Books]:
+    replicas = launch(tmp_path, postgres_server, redis_server, circuit_failure_threshold=3, circuit_open_seconds=1)
+    try:
+        yield Books(replicas, postgres_server, redis_server)
+    finally:
+        replicas.stop()
+
+
+def test_circuit_opens_fails_fast_recovers_and_polls_keep_answering(circuit_books: Books) -> None:
+    books = circuit_books
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    running = books.upload(key, 5500)
+    assert search(stack, key, running)["error"] is None
+    stack.knobs(http_5xx_rate=1.0)
+    for i in range(3):
+        assert upload(stack, key, make_image(5501 + i))["code"] == "UPSTREAM_UNAVAILABLE"
+    before = stack.stats()
+    refused = stack.post("/api/upload_pic", key, files=[("images", ("f.jpg", make_image(5510), "image/jpeg"))])
+    assert refused.json()["code"] == "UPSTREAM_UNAVAILABLE" and int(refused.headers["Retry-After"]) >= 1
+    assert delta(before, stack.stats())["http_5xx"] == 0  # failed fast: upstream never asked
+    status = stack.admin("GET", "/admin/upstream").json()
+    assert status["circuit"] in ("open", "half_open") and status["consecutive_failures"] >= 3
+    assert scrape(stack.url).value("facecheck_gateway_circuit_state") >= 1
+    # A search already running is followed: its polls answer from the last known status, not an error.
+    poll = search(stack, key, running, status_only=True)
+    assert poll["error"] is None and poll["id_search"] == running, poll
+    assert "upstream circuit open" in stack.gateway.log_text()
+    stack.knobs(**HEALTHY)
+    wait_for(lambda: upload(stack, key, make_image(5520))["error"] is None, deadline_s=20,
+             what="an upload through the closed circuit")
+    assert stack.admin("GET", "/admin/upstream").json()["circuit"] == "closed"
+    assert poll_until_final(stack, key, running)[-1]["output"] is not None
+    settled(books)
+    books.check(tenant, start)
