@@ -23,6 +23,7 @@ ROUTES = [
     ("POST", "/admin/keys/x/revoke", None),
     ("POST", "/admin/keys/x/rotate", {}),
     ("GET", "/admin/upstream", None),
+    ("GET", "/admin/ledger", None),
     ("DELETE", "/admin/cache", None),
     ("DELETE", "/admin/cache/searches/x", None),
 ]
