@@ -215,23 +215,25 @@ def test_no_upload_reaches_upstream_unrecorded_during_a_database_outage(books: B
 
 @pytest.fixture
 def circuit_books(postgres_server: PostgresServer, redis_server: RedisServer, tmp_path: Path) -> Iterator[Books]:
-    replicas = launch(tmp_path, postgres_server, redis_server, circuit_failure_threshold=3, circuit_open_seconds=1)
+    replicas = launch(tmp_path, postgres_server, redis_server, circuit_failure_threshold=3, circuit_open_seconds=4)
     try:
         yield Books(replicas, postgres_server, redis_server)
     finally:
         replicas.stop()
 
 
-def test_circuit_opens_fails_fast_recovers_and_polls_keep_answering(circuit_books: Books) -> None:
+def open_the_circuit(stack: Stack, key: str, seed: int) -> None:
+    stack.knobs(http_5xx_rate=1.0)
+    for i in range(3):
+        assert upload(stack, key, make_image(seed + i))["code"] == "UPSTREAM_UNAVAILABLE"
+
+
+def test_circuit_opens_fails_fast_and_recovers_through_half_open(circuit_books: Books) -> None:
     books = circuit_books
     stack = books.stack
     tenant, key = books.tenant()
     start = stack.stats()
-    running = books.upload(key, 5500)
-    assert search(stack, key, running)["error"] is None
-    stack.knobs(http_5xx_rate=1.0)
-    for i in range(3):
-        assert upload(stack, key, make_image(5501 + i))["code"] == "UPSTREAM_UNAVAILABLE"
+    open_the_circuit(stack, key, 5500)
     before = stack.stats()
     refused = stack.post("/api/upload_pic", key, files=[("images", ("f.jpg", make_image(5510), "image/jpeg"))])
     assert refused.json()["code"] == "UPSTREAM_UNAVAILABLE" and int(refused.headers["Retry-After"]) >= 1
@@ -239,14 +241,30 @@ def test_circuit_opens_fails_fast_recovers_and_polls_keep_answering(circuit_book
     status = stack.admin("GET", "/admin/upstream").json()
     assert status["circuit"] in ("open", "half_open") and status["consecutive_failures"] >= 3
     assert scrape(stack.url).value("facecheck_gateway_circuit_state") >= 1
-    # A search already running is followed: its polls answer from the last known status, not an error.
-    poll = search(stack, key, running, status_only=True)
-    assert poll["error"] is None and poll["id_search"] == running, poll
     assert "upstream circuit open" in stack.gateway.log_text()
     stack.knobs(**HEALTHY)
-    wait_for(lambda: upload(stack, key, make_image(5520))["error"] is None, deadline_s=20,
+    wait_for(lambda: upload(stack, key, make_image(5520))["error"] is None, deadline_s=30,
              what="an upload through the closed circuit")
     assert stack.admin("GET", "/admin/upstream").json()["circuit"] == "closed"
+    assert scrape(stack.url).value("facecheck_gateway_circuit_state") == 0
+    assert "upstream circuit half-open" in stack.gateway.log_text()
+    assert "upstream circuit closed" in stack.gateway.log_text()
+    settled(books)
+    books.check(tenant, start)
+
+
+def test_polls_while_the_circuit_is_open_answer_from_the_last_known_status(circuit_books: Books) -> None:
+    books = circuit_books
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    running = books.upload(key, 5600)
+    assert search(stack, key, running)["error"] is None
+    open_the_circuit(stack, key, 5601)
+    for _ in range(3):  # a search already running is followed: never an error while upstream is away
+        poll = search(stack, key, running, status_only=True)
+        assert poll["error"] is None and poll["id_search"] == running and poll["output"] is None, poll
+    stack.knobs(**HEALTHY)
     assert poll_until_final(stack, key, running)[-1]["output"] is not None
     settled(books)
     books.check(tenant, start)
