@@ -103,7 +103,9 @@ class UpstreamClient:
         circuit = self.circuit
         if circuit is None or circuit.closed:
             return
-        async with self._probe_lock:  # one probe at a time; the others fail fast meanwhile
+        if self._probe_lock.locked():  # a probe is out: the others fail fast meanwhile
+            raise circuit.refuse()
+        async with self._probe_lock:
             if not circuit.closed and circuit.probe_due():
                 with contextlib.suppress(GatewayError):  # a failed probe reopened the circuit
                     await self.info()

@@ -3,6 +3,7 @@ consecutive failures, fails new work fast, probes with /api/info, and lets statu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -165,3 +166,29 @@ async def test_threshold_zero_never_opens(rig: Rig) -> None:
         with pytest.raises(UpstreamUnavailable):
             await client.info()
     assert circuit.state == CircuitState.CLOSED
+
+
+async def test_calls_during_a_probe_fail_fast() -> None:
+    probe_sent, release = asyncio.Event(), asyncio.Event()
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/info":
+            probe_sent.set()
+            await release.wait()  # the probe is out until the test lets it answer
+            return httpx.Response(200, json={"remaining_credits": 9, "is_online": True})
+        return httpx.Response(200, json={"id_search": "up-1", "error": None, "input": []})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(upstream), base_url="http://upstream")
+    clock = ManualClock()
+    circuit = CircuitBreaker(clock, failure_threshold=1, open_seconds=10)
+    client = UpstreamClient(http, TOKEN, circuit=circuit)
+    circuit.failure()
+    clock.advance(10)
+    probing = asyncio.create_task(client.upload_pic(image(), None))
+    await probe_sent.wait()
+    assert circuit.state == CircuitState.HALF_OPEN and state_metric() == 1
+    with pytest.raises(UpstreamUnavailable):
+        await client.search("x", status_only=False, demo=False)
+    release.set()
+    assert (await probing)["id_search"] == "up-1" and circuit.closed
+    await http.aclose()
