@@ -172,6 +172,12 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
 
+    async def has_counters(self) -> bool:
+        try:
+            return bool(await self._client.exists(self._epoch_key))
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
+
     async def held_ids(self) -> set[str]:
         return {_text(v) for v in await self._run(self._held, self._epoch_key)}
 

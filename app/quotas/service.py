@@ -179,7 +179,10 @@ class QuotaService:
             log.warning("quota store unreachable while settling; reconciliation will finish it")
 
     async def reconcile(self) -> None:
-        """Settle in the store every reservation the database no longer holds."""
+        """Settle in the store every reservation the database no longer holds; rebuild a store that
+        lost its counters (so usage reads are right before the next reservation would rebuild it)."""
+        if not await self.store.has_counters():
+            await self.rebuild()
         held = await self.store.held_ids()
         async with self._db.transaction() as session:
             states = await repo.unsettled(session, held)
