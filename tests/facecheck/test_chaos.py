@@ -21,8 +21,8 @@ import pytest
 import requests
 
 from tests.facecheck.test_api import search, upload
-from tests.facecheck.test_money import HEALTHY, Books, launch, settled
 from tests.fixtures.ledger import assert_ledger_tells_the_truth, ledger_problems
+from tests.fixtures.money import HEALTHY, Books, launch, settled
 from tests.fixtures.services import PostgresServer, RedisServer
 from tests.fixtures.stack import Stack
 from tests.images import make_image

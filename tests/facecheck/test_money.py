@@ -8,81 +8,18 @@ is 3 (tests/fixtures/stack.py), so a lost answer is one held for longer than tha
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.facecheck.test_api import delta, search, upload
-from tests.fixtures.ledger import assert_books, assert_ledger_tells_the_truth
-from tests.fixtures.processes import start_gateway, start_sandbox
+from tests.fixtures.money import HEALTHY, TIMEOUT, Books, launch, poll_until_final, settled
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
-from tests.fixtures.stack import Stack, gateway_env, sandbox_env
+from tests.fixtures.stack import Stack
 from tests.images import make_image
 from tests.observability.scrape import scrape
-from tests.quotas.conftest import Replicas
-
-TIMEOUT = 3.0
-SETTLE_DEADLINE_S = 40.0
-HEALTHY: dict[str, Any] = {"lost_answer_rate": 0.0, "status_error_rate": 0.0, "slow_answer_rate": 0.0,
-                           "http_5xx_rate": 0.0, "timeout_rate": 0.0, "offline": False, "error_rate": 0.0}
-
-
-def launch(tmp: Path, server: PostgresServer, redis: RedisServer, n: int = 1, **settings: Any) -> Replicas:
-    """`n` gateways on a fresh database and an emptied Redis, in front of a fresh sandbox."""
-    server.start_again()
-    redis.start_again()
-    redis.flushall()
-    database = f"money_{uuid.uuid4().hex[:12]}"
-    server.create_database(database)
-    tmp.mkdir(parents=True, exist_ok=True)
-    sandbox = start_sandbox(tmp, env=sandbox_env(), cwd=tmp)
-    extra = {k.upper(): str(v) for k, v in settings.items()}
-    env = gateway_env(tmp, sandbox.base_url, server.url(database), REDIS_URL=redis.url, **extra)
-    replicas = Replicas(tmp, sandbox, [], env, database)
-    try:
-        replicas.gateways.extend(start_gateway(tmp, env=env, cwd=tmp) for _ in range(n))
-    except BaseException:
-        replicas.stop()
-        raise
-    return replicas
-
-
-@dataclass
-class Books:
-    replicas: Replicas
-    server: PostgresServer
-    redis: RedisServer
-
-    @property
-    def stack(self) -> Stack:
-        return self.replicas.stack()
-
-    def tenant(self) -> tuple[str, str]:
-        """A fresh tenant (its id) and a key for it."""
-        created = self.stack.admin("POST", "/admin/tenants", json={"name": f"money-{uuid.uuid4().hex[:8]}"})
-        assert created.status_code == 201, created.text
-        tenant = created.json()
-        key = self.stack.admin("POST", f"/admin/tenants/{tenant['name']}/keys", json={})
-        assert key.status_code == 201, key.text
-        return tenant["id"], key.json()["key"]
-
-    def upload(self, key: str, seed: int) -> str:
-        body = upload(self.stack, key, make_image(seed))
-        assert body["error"] is None, body
-        return str(body["id_search"])
-
-    def check(self, tenant_id: str, start: dict[str, int]) -> None:
-        """Once every search has settled (the tracker follows those no client polls), the books hold
-        for this tenant against what upstream spent since `start` (the sandbox's stats then), and the
-        gateway's own ledger agrees."""
-        spent = self.stack.stats()["credits_spent"] - start["credits_spent"]
-        assert_books(self.stack, self.server, self.replicas.database, redis_url=self.redis.url,
-                     tenants={tenant_id}, spent=spent)
-        assert_ledger_tells_the_truth(self.stack, self.server, self.replicas.database)
 
 
 @pytest.fixture(scope="module")
@@ -102,28 +39,6 @@ def shared_books(postgres_server: PostgresServer, redis_server: RedisServer,
 def books(shared_books: Books) -> Iterator[Books]:
     yield shared_books
     shared_books.stack.knobs(**HEALTHY)
-
-
-def poll_until_final(stack: Stack, key: str, sid: str) -> list[dict[str, Any]]:
-    """Status checks, as a client polls after its submit, until the result; every answer seen."""
-    seen: list[dict[str, Any]] = []
-
-    def final() -> bool:
-        seen.append(search(stack, key, sid, status_only=True))
-        return seen[-1]["output"] is not None
-
-    wait_for(final, deadline_s=SETTLE_DEADLINE_S, what=f"result of {sid}")
-    return seen
-
-
-def settled(books: Books) -> None:
-    """Wait until the database holds nothing open (the tracker settles what no client polls)."""
-    def nothing_open() -> bool:
-        sql = ("SELECT count(*) FROM searches WHERE reservation IN ('pending', 'held') "
-               "OR status IN ('submitting', 'submitted', 'uncertain', 'uploading')")
-        return books.server.psql(sql, books.replicas.database).strip() == "0"
-
-    wait_for(nothing_open, deadline_s=SETTLE_DEADLINE_S, what="every search settled")
 
 
 @pytest.mark.parametrize("mode", ["hang", "drop", "http_503"])
