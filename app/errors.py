@@ -121,6 +121,10 @@ class UpstreamUnavailable(GatewayError):
     default_message = "The face-search service is unavailable; try again shortly."
 
 
+class CircuitOpen(UpstreamUnavailable):
+    """New work refused by the open circuit breaker: nothing was sent upstream."""
+
+
 class UpstreamTimeout(GatewayError):
     status_code = 504
     code = "UPSTREAM_TIMEOUT"

@@ -17,7 +17,7 @@ import math
 from enum import IntEnum
 
 from app.clock import Clock
-from app.errors import UpstreamUnavailable
+from app.errors import CircuitOpen
 from app.observability import metrics
 
 log = logging.getLogger("facecheck_gateway.upstream")
@@ -65,10 +65,10 @@ class CircuitBreaker:
         return (self.state == CircuitState.OPEN
                 and self._clock.monotonic() - self._opened_at >= self._open_seconds)
 
-    def refuse(self) -> UpstreamUnavailable:
-        """The fast failure of new work while the circuit is not closed."""
+    def refuse(self) -> CircuitOpen:
+        """The fast failure of new work while the circuit is not closed (nothing was sent)."""
         wait = self.retry_after()
-        return UpstreamUnavailable(
+        return CircuitOpen(
             f"The face-search service is failing; new searches are paused. Retry in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
