@@ -32,6 +32,7 @@ run: install
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/python scripts/check_layers.py
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy

@@ -1,4 +1,7 @@
-"""Annotated dependencies shared by the routers."""
+"""Annotated dependencies for the routers: authentication, and what each domain's routers use.
+
+Every object here was built once by the lifespan; a router names the one it needs and never the
+whole bag of resources."""
 
 from __future__ import annotations
 
@@ -8,12 +11,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.audit import context as audit_call
+from app.audit.writer import AuditWriter
+from app.config import Settings
+from app.db import Database
 from app.errors import Forbidden
+from app.facecheck.purge import CachePurge
 from app.facecheck.service import SearchService
+from app.ledger.service import LedgerService
 from app.lifespan import Resources
 from app.netaddr import client_ip
+from app.observability.readiness import Readiness
 from app.tenants.keys import key_from_headers
 from app.tenants.schemas import Principal
+from app.tenants.service import TenantService
+from app.upstream.info import UpstreamInfo
 
 
 # Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` dependency in a
@@ -23,7 +34,7 @@ async def get_resources(request: Request) -> Resources:
     return resources
 
 
-ResourcesDep = Annotated[Resources, Depends(get_resources)]
+_ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
 def client_address(request: Request, resources: Resources) -> str:
@@ -36,7 +47,7 @@ def client_address(request: Request, resources: Resources) -> str:
     return client_ip(peer, request.headers.get("x-forwarded-for"), resources.settings.trusted_networks)
 
 
-async def require_admin(request: Request, resources: ResourcesDep) -> str:
+async def require_admin(request: Request, resources: _ResourcesDep) -> str:
     """ADMIN_TOKEN (compared in constant time) or an admin-scoped key; who it was, for the audit."""
     actor = await resources.auth.admin(key_from_headers(request.headers), client_address(request, resources))
     audit_call.note_caller(actor=actor)
@@ -47,7 +58,7 @@ Admin = Annotated[str, Depends(require_admin)]
 
 
 def _require(scope: str) -> Callable[[Request, Resources], Awaitable[Principal]]:
-    async def principal(request: Request, resources: ResourcesDep) -> Principal:
+    async def principal(request: Request, resources: _ResourcesDep) -> Principal:
         found = await resources.auth.principal(key_from_headers(request.headers), client_address(request, resources))
         request.state.tenant = found.tenant_name
         audit_call.note_caller(found.tenant_id, found.key_id)
@@ -65,8 +76,55 @@ SearchPrincipal = Annotated[Principal, Depends(_require("search"))]
 InfoPrincipal = Annotated[Principal, Depends(_require("info"))]
 
 
-async def get_search_service(resources: ResourcesDep) -> SearchService:
+# -- kernel --------------------------------------------------------------------------------------
+async def _settings(resources: _ResourcesDep) -> Settings:
+    return resources.settings
+
+
+async def _db(resources: _ResourcesDep) -> Database:
+    return resources.db
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_db)]
+
+
+# -- observability, upstream, audit ---------------------------------------------------------------
+async def _readiness(resources: _ResourcesDep) -> Readiness:
+    return resources.readiness
+
+
+async def _upstream_info(resources: _ResourcesDep) -> UpstreamInfo:
+    return resources.upstream_info
+
+
+async def _ledger(resources: _ResourcesDep) -> LedgerService:
+    return resources.ledger
+
+
+async def _audit(resources: _ResourcesDep) -> AuditWriter:
+    return resources.audit
+
+
+ReadinessDep = Annotated[Readiness, Depends(_readiness)]
+UpstreamInfoDep = Annotated[UpstreamInfo, Depends(_upstream_info)]
+AuditDep = Annotated[AuditWriter, Depends(_audit)]
+LedgerDep = Annotated[LedgerService, Depends(_ledger)]
+
+
+# -- tenants, searches ------------------------------------------------------------------------------
+async def _tenants(resources: _ResourcesDep) -> TenantService:
+    return resources.tenants
+
+
+async def _searches(resources: _ResourcesDep) -> SearchService:
     return resources.searches
 
 
-SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
+async def _purge(resources: _ResourcesDep) -> CachePurge:
+    return resources.purge
+
+
+TenantsDep = Annotated[TenantService, Depends(_tenants)]
+SearchServiceDep = Annotated[SearchService, Depends(_searches)]
+CachePurgeDep = Annotated[CachePurge, Depends(_purge)]

@@ -14,8 +14,6 @@ from typing import Any, ClassVar
 import orjson
 from starlette.responses import Response
 
-from app.observability.context import note_error
-
 ENVELOPE_KEYS = ("id_search", "message", "progress", "error", "code", "input", "output")
 
 
@@ -211,7 +209,6 @@ def json_response(body: Any, status_code: int = 200, headers: Mapping[str, str] 
 def render_error(exc: GatewayError, *, path: str, http_status: bool) -> Response:
     """Render any GatewayError: FaceCheck envelope on /api, plain JSON on other routes."""
     code = error_code(exc)
-    note_error(code)  # for the access log and errors_total: in compat mode the status says nothing
     if path.startswith("/api/"):
         id_search = exc.id_search if isinstance(exc, UpstreamError) else None
         body: dict[str, Any] = envelope(id_search=id_search, error=exc.message, code=code)

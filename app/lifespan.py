@@ -15,16 +15,18 @@ from redis.backoff import NoBackoff
 from app.audit.chain import chain_key
 from app.audit.spool import Spool
 from app.audit.writer import AuditWriter
-from app.cache.poller import CoalescedPoller
 from app.cache.redis_store import RedisCacheStore
 from app.cache.service import ResultCache
+from app.cache.status_checks import StatusChecks
 from app.cache.store import CacheStore, MemoryCacheStore
 from app.clock import Clock
 from app.config import EMBEDDED_SANDBOX_TOKEN, Settings
 from app.db import Database
+from app.facecheck import ledger
 from app.facecheck.lifecycle import SearchLifecycle
-from app.facecheck.service import SearchService
-from app.facecheck.shared import SharedSearches
+from app.facecheck.purge import CachePurge
+from app.facecheck.service import SearchService, SearchSettings
+from app.facecheck.sharing import SearchSharing, SharingSettings
 from app.facecheck.tracker import Tracker
 from app.ledger.service import LedgerService
 from app.observability.exposition import worker_exited
@@ -57,6 +59,7 @@ class Resources:
     upstream_info: UpstreamInfo
     quotas: QuotaService
     cache: ResultCache
+    purge: CachePurge
     searches: SearchService
     audit: AuditWriter
     tracker: Tracker
@@ -112,7 +115,7 @@ def build_auth(
     limit, window = settings.auth_failure_limit, settings.auth_failure_window_seconds
     throttle: AuthThrottle = (RedisThrottle(redis, settings.redis_key_prefix, limit, window) if redis is not None
                               else MemoryThrottle(clock, limit, window))
-    tenants = TenantService(db, settings.secret_bytes, clock, cache.changed)
+    tenants = TenantService(db, settings.secret_bytes, clock, ledger, cache.changed)
     admin = settings.admin_token.get_secret_value() if settings.admin_token else None
     auth = Authenticator(tenants.keys, cache, throttle, settings.secret_bytes, clock, admin)
     return tenants, auth, cache
@@ -128,16 +131,24 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     info = UpstreamInfo(upstream, clock, settings.info_cache_seconds,
                         BalanceRecorder(db, clock, settings.ledger_record_seconds))
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
-    quotas = QuotaService(store, db, settings, clock, info.balance)
+    quotas = QuotaService(store, db, ledger, clock, info.balance, search_price=settings.search_credit_cost,
+                          fail_mode=settings.quota_fail_mode,
+                          max_concurrent_searches=settings.upstream_max_concurrent_searches)
     audit = AuditWriter(db, Spool(settings.spool_dir), chain_key(settings.secret_bytes), clock,
                         postgres=not settings.is_sqlite, retention_days=settings.audit_retention_days,
                         replay_interval=settings.audit_replay_interval_seconds)
     cache_store: CacheStore = (RedisCacheStore(redis, settings.redis_key_prefix) if redis is not None
                                else MemoryCacheStore(clock))
-    cache = ResultCache(cache_store, settings)
-    poller = CoalescedPoller(cache_store, upstream, settings, clock)
-    lifecycle = SearchLifecycle(db, upstream, quotas, settings, clock, cache, poller, audit)
-    shared = SharedSearches(lifecycle, db, settings, clock)
+    cache = ResultCache(cache_store, settings.cache_ttl_seconds)
+    status_checks = StatusChecks(cache_store, upstream, clock, poll_interval=settings.upstream_poll_interval_seconds,
+                                 upstream_timeout=settings.upstream_timeout_seconds)
+    lifecycle = SearchLifecycle(db, upstream, quotas, status_checks, cache, audit, clock,
+                                upstream_timeout=settings.upstream_timeout_seconds,
+                                result_urls=settings.audit_result_urls,
+                                delete_inputs=settings.delete_inputs_after_search)
+    sharing = SearchSharing(lifecycle, cache, audit, db, clock, SharingSettings(
+        settings.cache_scope, settings.secret_bytes, settings.search_credit_cost, settings.cache_hit_credit_cost,
+        settings.audit_result_urls))
     readiness = Readiness(db, redis, info, timeout=settings.readyz_timeout_seconds)
     tenants, auth, key_cache = build_auth(settings, clock, db, redis)
     return Resources(
@@ -151,8 +162,11 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         upstream_info=info,
         quotas=quotas,
         cache=cache,
-        searches=SearchService(db, upstream, shared, info, settings, clock),
-        tracker=Tracker(db, shared, settings, clock),
+        purge=CachePurge(db, cache),
+        searches=SearchService(db, upstream, sharing, info, quotas, audit, clock, SearchSettings(
+            settings.search_credit_cost, settings.search_wait_seconds, settings.upstream_poll_interval_seconds)),
+        tracker=Tracker(db, lifecycle, sharing, quotas, clock, interval=settings.tracker_interval_seconds,
+                        balance_every=settings.balance_refresh_seconds),
         audit=audit,
         readiness=readiness,
         ledger=LedgerService(db, info, clock, days=settings.ledger_days,

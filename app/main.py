@@ -21,12 +21,11 @@ from app.errors import (
     MethodNotAllowed,
     NotFound,
     ValidationFailed,
-    render_error,
 )
 from app.facecheck.router import router as facecheck_router
 from app.ledger.router import router as ledger_router
 from app.lifespan import make_lifespan
-from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.observability.middleware import BodyLimitMiddleware, RequestContextMiddleware, answer_error
 from app.observability.router import build_router as build_operations_router
 from app.openapi import build_openapi
 from app.tenants.router import router as admin_router
@@ -67,7 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def on_gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
-        return render_error(exc, path=request.url.path, http_status=http_status)
+        return answer_error(exc, path=request.url.path, http_status=http_status)
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

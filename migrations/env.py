@@ -8,7 +8,10 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import app.models  # noqa: F401  (registers every table on Base.metadata)
+import app.audit.models
+import app.facecheck.models
+import app.tenants.models
+import app.upstream.models  # noqa: F401
 from app.config import Settings
 from app.db.base import Base
 from app.db.engine import make_engine

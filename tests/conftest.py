@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.pytest_services", "tests.fixtures.stack"]
+pytest_plugins = [
+    "tests.fixtures.pytest_services",
+    "tests.fixtures.stack",
+    "tests.fixtures.replicas",
+    "tests.fixtures.store_backends",
+]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.contract import validate_envelope
+from tests.fixtures.contract import validate_envelope
+from tests.fixtures.images import make_image
 from tests.fixtures.processes import ManagedProcess
 from tests.fixtures.services import free_port
-from tests.images import make_image
 
 CLEAN_ENV = {k: v for k, v in os.environ.items()
              if not k.startswith(("DATABASE_", "FACECHECK_", "SANDBOX_", "GATEWAY_", "REDIS_", "DATA_DIR"))}

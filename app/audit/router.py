@@ -12,7 +12,7 @@ from app.audit import service
 from app.audit.repository import Filters
 from app.audit.schemas import AuditPage
 from app.audit.service import ExportFormat
-from app.deps import Admin, ResourcesDep
+from app.deps import Admin, DatabaseDep
 from app.errors import json_response
 from app.openapi import ADMIN_ERRORS
 
@@ -41,11 +41,11 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 @router.get("", summary="Audit events, newest first; pass next_cursor back as cursor for the next page",
             response_class=Response, responses={200: {"model": AuditPage, "description": "A page of events"}})
 async def list_events(
-    selection: FiltersDep, resources: ResourcesDep, _: Admin,
+    selection: FiltersDep, db: DatabaseDep, _: Admin,
     cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    return json_response(await service.page(resources.db, selection, cursor, limit))
+    return json_response(await service.page(db, selection, cursor, limit))
 
 
 EXPORTED: dict[int | str, dict[str, Any]] = {
@@ -56,18 +56,18 @@ EXPORTED: dict[int | str, dict[str, Any]] = {
 @router.get("/export", summary="The same selection, oldest first, streamed as JSON lines or CSV",
             response_class=StreamingResponse, responses=EXPORTED)
 async def export_events(
-    selection: FiltersDep, resources: ResourcesDep, _: Admin, format: ExportFormat = "jsonl"
+    selection: FiltersDep, db: DatabaseDep, _: Admin, format: ExportFormat = "jsonl"
 ) -> StreamingResponse:
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
-    return StreamingResponse(service.export(resources.db, selection, format), media_type=media,
+    return StreamingResponse(service.export(db, selection, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="audit.{format}"'})
 
 
 @router.get("/rejections", summary="Rejected calls of a tenant (or one key) by error code, since a time")
 async def rejections(
-    resources: ResourcesDep, _: Admin,
+    db: DatabaseDep, _: Admin,
     tenant_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
     since: Annotated[datetime, Query(description="from this time (ISO 8601)")],
     key_id: Annotated[str | None, Id] = None,
 ) -> dict[str, int]:
-    return await service.rejections(resources.db, tenant_id, since, key_id)
+    return await service.rejections(db, tenant_id, since, key_id)

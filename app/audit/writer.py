@@ -9,7 +9,6 @@ a background task replays the spool (and spools of dead processes) once the data
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import uuid
@@ -25,6 +24,7 @@ from app.audit import repository as repo
 from app.audit.chain import FIELDS, iso
 from app.audit.models import OK
 from app.audit.spool import Spool
+from app.background import Background
 from app.clock import Clock
 from app.db import Database
 from app.errors import AuditUnavailable, GatewayError
@@ -48,7 +48,7 @@ class AuditWriter:
         self._lock = asyncio.Lock()  # spool appends and the end of a replay
         self._pending = 0  # events in our own spool file not yet in the database
         self._offset = 0  # how far our spool file has been replayed
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("audit-replay")
         self._maintained_at = float("-inf")
 
     # -- recording --------------------------------------------------------------------------------
@@ -150,13 +150,10 @@ class AuditWriter:
 
     # -- background -------------------------------------------------------------------------------
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-replay")
+        self._background.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
         self._spool.close()
 
     async def _run(self) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.audit.commands import audited
-from app.cache.purge import CachePurge
 from app.cache.redis_store import RedisCacheStore
 from app.cache.service import ResultCache
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
+from app.facecheck.purge import CachePurge
 from app.tenants.commands import print_json
 
 
@@ -28,7 +28,8 @@ def cmd_cache(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> Any:
         db = Database(settings.effective_database_url)
         redis = Redis.from_url(settings.redis_url)
-        purge = CachePurge(db, ResultCache(RedisCacheStore(redis, settings.redis_key_prefix), settings))
+        store = RedisCacheStore(redis, settings.redis_key_prefix)
+        purge = CachePurge(db, ResultCache(store, settings.cache_ttl_seconds))
         try:
             if args.tenant:
                 return await purge.tenant(args.tenant)

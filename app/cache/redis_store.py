@@ -11,22 +11,14 @@ Key layout (prefix "fcg"; the hash tag `{fcg}` is the quota store's, so everythi
 
 from __future__ import annotations
 
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from app.quotas.redis_store import UNAVAILABLE
-from app.quotas.storage import StoreUnavailable
+from app.store_errors import UNAVAILABLE, StoreUnavailable, lua, translated
 
 _SCAN_BATCH = 500
-
-
-@cache
-def _lua(name: str) -> str:
-    return files("app.cache").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
 def _text(value: Any) -> str:
@@ -37,19 +29,16 @@ class RedisCacheStore:
     def __init__(self, client: Redis, prefix: str = "fcg") -> None:
         self._client = client
         self._tag = "{" + prefix + "}"
-        self._put = client.register_script(_lua("put"))
-        self._purge_tenant = client.register_script(_lua("purge_tenant"))
-        self._join = client.register_script(_lua("join"))
-        self._leave = client.register_script(_lua("leave"))
+        self._put = client.register_script(lua("app.cache", "put"))
+        self._purge_tenant = client.register_script(lua("app.cache", "purge_tenant"))
+        self._join = client.register_script(lua("app.cache", "join"))
+        self._leave = client.register_script(lua("app.cache", "leave"))
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self._tag}:c:{kind}:{name}"
 
     async def _call(self, operation: Any) -> Any:
-        try:
-            return await operation
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
+        return await translated(operation)
 
     async def _script(self, script: AsyncScript, keys: list[str], *args: str | int | bytes) -> Any:
         return await self._call(script(keys=keys, args=args))

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from app.cache.purge import CachePurge, Purged
-from app.deps import Admin, ResourcesDep
+from app.deps import Admin, AuditDep, CachePurgeDep
+from app.facecheck.purge import Purged
 from app.openapi import ADMIN_ERRORS
 from app.tenants.schemas import TENANT_NAME_PATTERN
 
@@ -17,20 +17,16 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _purge(resources: ResourcesDep) -> CachePurge:
-    return CachePurge(resources.db, resources.cache)
-
-
 @router.delete("", summary="Purge cached results: one tenant's (?tenant=), or all of them",
                responses={404: {"description": "Tenant not found (NOT_FOUND)"}, **_UNAVAILABLE})
 async def purge_cache(
-    resources: ResourcesDep,
+    purge: CachePurgeDep,
+    audit: AuditDep,
     actor: Admin,
     tenant: Annotated[str | None, Query(pattern=TENANT_NAME_PATTERN, description="tenant id or name")] = None,
 ) -> Purged:
-    purge = _purge(resources)
     purged = await (purge.tenant(tenant) if tenant is not None else purge.everything())
-    await resources.audit.admin_action(actor, "cache.purge", detail={"tenant": tenant, "purged": purged.purged})
+    await audit.admin_action(actor, "cache.purge", detail={"tenant": tenant, "purged": purged.purged})
     return purged
 
 
@@ -38,9 +34,10 @@ async def purge_cache(
                responses={404: {"description": "Search not found (NOT_FOUND)"}, **_UNAVAILABLE})
 async def purge_search(
     id_search: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="the gateway's id_search")],
-    resources: ResourcesDep,
+    purge: CachePurgeDep,
+    audit: AuditDep,
     actor: Admin,
 ) -> Purged:
-    purged = await _purge(resources).search(id_search)
-    await resources.audit.admin_action(actor, "cache.purge", detail={"id_search": id_search, "purged": purged.purged})
+    purged = await purge.search(id_search)
+    await audit.admin_action(actor, "cache.purge", detail={"id_search": id_search, "purged": purged.purged})
     return purged

@@ -15,9 +15,8 @@ from typing import Any, Literal
 import orjson
 
 from app.cache.store import CacheStore
-from app.config import Settings
 from app.errors import ServiceUnavailable
-from app.quotas.storage import StoreUnavailable
+from app.store_errors import StoreUnavailable
 
 log = logging.getLogger("facecheck_gateway.cache")
 
@@ -52,9 +51,9 @@ class Entry:
 
 
 class ResultCache:
-    def __init__(self, store: CacheStore, settings: Settings) -> None:
+    def __init__(self, store: CacheStore, ttl_seconds: int) -> None:
         self.store = store
-        self._ttl_ms = settings.cache_ttl_seconds * 1000
+        self._ttl_ms = ttl_seconds * 1000
 
     @property
     def stores_results(self) -> bool:

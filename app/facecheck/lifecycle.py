@@ -1,51 +1,43 @@
-"""The search state machine and its money: submit exactly once, settle exactly once.
+"""The search state machine and its money: claim, reserve, submit exactly once, settle exactly once.
 
-Submit: claim the search in the database and record its reservation there (so a rebuild or a
-restart knows it), then reserve in the quota store, then ask upstream. Any failure before
-upstream has the search undoes both. Completion commits the reservation, an upstream error
-refunds it: the store first (idempotent), then the database, conditionally, so however many
-polls or replicas race, one of them settles and the others find nothing to do. That one also
-caches the result, ends the single flight and (if configured) deletes the inputs upstream.
+A submit claims the search in the database and records its reservation there (so a rebuild or a
+restart knows it), then reserves in the quota store (`reserve_claimed`, shared by a run and by a
+charged cache hit), then asks upstream. Any failure before upstream has the search undoes both.
+Completion commits the reservation, an upstream error refunds it: the store first (idempotent),
+then the database, conditionally, so however many polls or replicas race, one of them settles and
+the others find nothing to do. That one also caches the result, ends the single flight and (if
+configured) deletes the inputs upstream.
 
-Status checks go through the coalesced poller, so upstream hears about each search at most once
-per poll interval whoever asks (clients, the tracker, `with_progress: false` waits).
+Status checks go through the coalesced status checks, so upstream hears about each search at most
+once per poll interval whoever asks (clients, the tracker, `with_progress: false` waits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from app.audit import events as audit_events
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.audit.writer import AuditWriter
-from app.cache.poller import CoalescedPoller
 from app.cache.service import COALESCED, MISS, Entry, Outcome, ResultCache
+from app.cache.status_checks import StatusChecks
 from app.clock import Clock
-from app.config import Settings
 from app.db import Database
 from app.errors import GatewayError, error_code
+from app.facecheck import audit_events
 from app.facecheck import repository as repo
-from app.facecheck.models import (
-    COMMITTED,
-    FAILED,
-    FINISHED,
-    PENDING,
-    REFUNDED,
-    SUBMITTED,
-    SUBMITTING,
-    UPLOADED,
-    Search,
-)
+from app.facecheck.models import FAILED, FINISHED, SUBMITTED, SUBMITTING, UPLOADED, Search
 from app.observability import metrics
-from app.quotas.policy import Limits
+from app.quotas.policy import COMMITTED, PENDING, REFUNDED, Limits, Reservation
 from app.quotas.service import QuotaService
 from app.tenants import repository as tenant_repo
-from app.upstream.client import UpstreamClient, raise_in_band
+from app.upstream.client import Body, UpstreamClient, raise_in_band
 
-Body = dict[str, Any]
 log = logging.getLogger("facecheck_gateway.searches")
 
 
@@ -65,58 +57,61 @@ class Answer:
 
 class SearchLifecycle:
     def __init__(
-        self, db: Database, upstream: UpstreamClient, quotas: QuotaService, settings: Settings, clock: Clock,
-        cache: ResultCache, poller: CoalescedPoller, audit: AuditWriter,
+        self, db: Database, upstream: UpstreamClient, quotas: QuotaService, status_checks: StatusChecks,
+        cache: ResultCache, audit: AuditWriter, clock: Clock, *, upstream_timeout: float, result_urls: bool,
+        delete_inputs: bool,
     ) -> None:  # fmt: skip
-        self.audit = audit
         self._db = db
         self._upstream = upstream
-        self.quotas = quotas
-        self._settings = settings
+        self._quotas = quotas
+        self._status_checks = status_checks
+        self._cache = cache
+        self._audit = audit
         self._clock = clock
-        self.cache = cache
-        self._poller = poller
+        self._result_urls = result_urls
+        self._delete_inputs = delete_inputs
         # A claim older than this belongs to a process that died mid-submit (the submit call
         # itself cannot outlive the upstream timeout).
-        self.stale_claim = timedelta(seconds=settings.upstream_timeout_seconds + 5)
+        self._stale_claim = timedelta(seconds=upstream_timeout + 5)
 
-    async def try_submit(
-        self, search: Search, demo: bool, limits: Limits, *, cache_key: str | None = None, join: bool = False
-    ) -> Answer | None:
-        """Submit if this call wins the claim, returning upstream's answer and the RateLimit headers
-        of the reservation; None means another call did (so: a status check). With `join`, an
-        identical search already running in the cache scope is joined instead (single flight):
-        nothing is reserved and the answer is COALESCED. A `cache_key` is where the result goes."""
-        reservation = self.quotas.reservation(search.id, search.tenant_id, demo)
+    def reservation(self, search: Search, demo: bool) -> Reservation:
+        return self._quotas.reservation(search.id, search.tenant_id, demo)
+
+    def stale_cutoff(self) -> datetime:
+        """Claims made before this are stale (their process died mid-submit)."""
+        return self._clock.now() - self._stale_claim
+
+    async def claim(self, search: Search, reservation: Reservation, **columns: Any) -> bool:
+        """Take the search for a submit, recording its reservation as pending (and `columns`);
+        False means another call did (so: a status check)."""
         now = self._clock.now()
         async with self._db.transaction() as session:
-            won = await repo.claim_submit(
-                session, search.id, now, now - self.stale_claim,
-                reservation=PENDING, credits_reserved=reservation.cost,
-                reserved_month=reservation.month, reserved_day=reservation.day,
-                cache_key=cache_key, cache_outcome=MISS if cache_key else None,
+            return await repo.claim_submit(
+                session, search.id, now, now - self._stale_claim, reservation=PENDING,
+                credits_reserved=reservation.cost, **columns,
             )  # fmt: skip
-        if not won:
-            return None
-        search.cache_key, search.cache_outcome = cache_key, MISS if cache_key else None
-        search.demo, search.credits_reserved = demo, reservation.cost
-        if cache_key is not None and join and (leader := await self._leader(cache_key, search.id)) is not None:
-            try:  # recorded before it counts as attached, so a search is never shared unrecorded
-                await audit_events.submitted(self.audit, search, demo, 0, cache=COALESCED)
-            except BaseException:
-                await asyncio.shield(self.release(search, reservation_state=None))
-                raise
-            await self._attach(search, leader, demo, reservation.month, reservation.day)
-            return Answer({"message": "Waiting in queue. Position: 1", "progress": 0}, COALESCED)
+
+    async def reserve_claimed(self, search: Search, reservation: Reservation, limits: Limits,
+                              **cleared: Any) -> dict[str, str]:
+        """Reserve a claimed search in the quota store and hold it in the database; on any failure
+        the claim is released (with `cleared` columns reset). Returns the RateLimit headers."""
         try:
-            await self.quotas.reserve(reservation, limits)
+            await self._quotas.reserve(reservation, limits)
             async with self._db.transaction() as session:
                 await repo.hold_reservation(session, search.id)
             # Verify the grant now that the database records it: normally a no-op (reserve is
             # idempotent), but if a rebuild replaced the counters between the grant and that write,
             # the grant was not in the rebuild and this checks the limits again before spending.
-            headers = await self.quotas.reserve(reservation, limits)
-            await audit_events.submitted(self.audit, search, demo, reservation.cost)  # else not run
+            return await self._quotas.reserve(reservation, limits)
+        except BaseException:
+            await asyncio.shield(self.release(search, reservation_state=None, **cleared))
+            raise
+
+    async def submit(self, search: Search, demo: bool, reservation: Reservation, limits: Limits) -> Answer:
+        """Reserve a claimed search and run it upstream."""
+        headers = await self.reserve_claimed(search, reservation, limits)
+        try:
+            await audit_events.submitted(self._audit, search, demo, reservation.cost)  # else not run
         except BaseException:
             await asyncio.shield(self.release(search, reservation_state=None))
             raise
@@ -140,43 +135,21 @@ class SearchLifecycle:
             await self.finish(search, FINISHED, body)
         return Answer(body, MISS, headers)
 
-    async def _leader(self, cache_key: str, search_id: str) -> Search | None:
-        """The live search leading the flight for `cache_key`, or None when this one leads now.
-        A flight whose leader never started or failed (its end was lost) is taken over."""
-        for _ in range(2):
-            leader_id = await self.cache.join(cache_key, search_id)
-            if leader_id == search_id:
-                return None
-            leader = await self.load(leader_id)
-            if leader is not None and leader.status not in (UPLOADED, FAILED):
-                return leader
-            await self.cache.leave(cache_key, leader_id)
-        return None
-
-    async def _attach(self, search: Search, leader: Search, demo: bool, month: str, day: str) -> None:
-        """Turn this search's claim into a follower of `leader`: it reserves nothing and settles
-        when the leader does (see shared.py)."""
-        values: dict[str, Any] = dict(
-            status=SUBMITTED, demo=demo, reservation=None, credits_reserved=0, reserved_month=month,
-            reserved_day=day, source_search_id=leader.id, source_upstream_id=leader.upstream_id,
-            cache_outcome=COALESCED,
-        )  # fmt: skip
+    async def finish_charged(self, search: Search, cost: int,
+                             record: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """A reserved search that needs nothing from upstream (a charged cache hit): commit its
+        credits and finish it, `record`ing it in the same transaction."""
+        await self._quotas.commit(search.id)
+        search.credits_reserved = cost
         async with self._db.transaction() as session:
-            await repo.transition(session, search.id, (SUBMITTING,), **values)
-        for name, value in values.items():
-            setattr(search, name, value)
-
-    async def peek(self, upstream_id: str, demo: bool, id_search: str) -> Answer:
-        """Upstream's status of a search this one shares (coalesced); its errors under `id_search`."""
-        body, shared = await self._poller.status(upstream_id, demo)
-        raise_in_band(body, id_search)
-        return Answer(body, COALESCED if shared else MISS)
+            await repo.transition(session, search.id, (SUBMITTING,), status=FINISHED, finished_at=self._clock.now())
+            await repo.settle_reservation(session, search.id, COMMITTED)
+            await record(session)
 
     async def _submit_failed(self, search: Search, code: str | None) -> None:
         """The submit never started upstream: its reservation was refunded (the search may be retried)."""
         try:
-            await audit_events.ended(self.audit, search, FAILED, None, code,
-                                     result_urls=self._settings.audit_result_urls)
+            await audit_events.ended(self._audit, search, FAILED, None, code, result_urls=self._result_urls)
         except GatewayError:
             log.error("audit event of a failed submit could not be recorded")
 
@@ -187,7 +160,7 @@ class SearchLifecycle:
     async def release(self, search: Search, *, reservation_state: str | None, **cleared: Any) -> None:
         """Undo a claim that never reached upstream: refund, back to `uploaded` (with `cleared`
         columns reset too), so a retry can submit."""
-        await self.quotas.refund(search.id)
+        await self._quotas.refund(search.id)
         values: dict[str, Any] = {"status": UPLOADED, "submitted_at": None, "reservation": reservation_state,
                                   **cleared}
         if reservation_state is None:
@@ -196,11 +169,17 @@ class SearchLifecycle:
             await repo.transition(session, search.id, (SUBMITTING,), **values)
         search.status = UPLOADED
         if search.cache_key is not None:  # attached searches will find their leader gone and retry
-            await self.cache.leave(search.cache_key, search.id)
+            await self._cache.leave(search.cache_key, search.id)
 
-    async def status(self, search: Search) -> Answer:
+    async def peek(self, upstream_id: str, demo: bool, id_search: str) -> Answer:
+        """Upstream's status of a search this one shares (coalesced); its errors under `id_search`."""
+        body, shared = await self._status_checks.fetch(upstream_id, demo)
+        raise_in_band(body, id_search)
+        return Answer(body, COALESCED if shared else MISS)
+
+    async def check(self, search: Search) -> Answer:
         """Ask upstream (coalesced) where the search is; settle it when upstream says it is over."""
-        body, shared = await self._poller.status(search.upstream_id, bool(search.demo))
+        body, shared = await self._status_checks.fetch(search.upstream_id, bool(search.demo))
         if body.get("error"):
             if search.status == SUBMITTED:
                 await self.finish(search, FAILED, error_code=str(body.get("code") or "EXCEPTION"))
@@ -212,21 +191,21 @@ class SearchLifecycle:
     async def finish(self, search: Search, status: str, body: Body | None = None, error_code: str | None = None
                      ) -> None:
         if status == FINISHED:
-            await self.quotas.commit(search.id)
+            await self._quotas.commit(search.id)
         else:
-            await self.quotas.refund(search.id)
+            await self._quotas.refund(search.id)
         async with self._db.transaction() as session:
             moved = await repo.transition(
                 session, search.id, (SUBMITTED,), status=status, error_code=error_code, finished_at=self._clock.now()
             )
             await repo.settle_reservation(session, search.id, COMMITTED if status == FINISHED else REFUNDED)
             if moved:  # the one call that moved it records the end, in the same transaction
-                await audit_events.ended(self.audit, search, status, body, error_code, session=session,
-                                         result_urls=self._settings.audit_result_urls)
+                await audit_events.ended(self._audit, search, status, body, error_code, session=session,
+                                         result_urls=self._result_urls)
         search.status = status
         if moved:  # however many polls saw the end, one of them moved the row: count that one
             tenant = await self.tenant_name(search.tenant_id)
-            metrics.search_ended(tenant, status, bool(search.demo), search.credits_reserved)
+            metrics.search_ended(tenant, status == FINISHED, bool(search.demo), search.credits_reserved)
             await self._after_end(search, body if status == FINISHED else None)
 
     async def _after_end(self, search: Search, final: Body | None) -> None:
@@ -235,14 +214,14 @@ class SearchLifecycle:
         if search.cache_key is not None and search.cache_outcome == MISS:
             if final is not None and isinstance(final.get("output"), dict):
                 entry = Entry(final["output"], search.id, search.upstream_id, search.tenant_id)
-                await self.cache.save(search.cache_key, entry)
-            await self.cache.leave(search.cache_key, search.id)
+                await self._cache.save(search.cache_key, entry)
+            await self._cache.leave(search.cache_key, search.id)
         await self.delete_inputs(search)
 
     async def delete_inputs(self, search: Search) -> None:
         """DELETE_INPUTS_AFTER_SEARCH: remove the faces from the vendor. A failure is logged and
         never costs the result, which is already settled."""
-        if not self._settings.delete_inputs_after_search:
+        if not self._delete_inputs:
             return
         for image in search.images:
             if not image.get("id_pic"):
@@ -253,8 +232,8 @@ class SearchLifecycle:
                 log.warning("input image not deleted upstream", extra={"reason": type(exc).__name__})
 
     async def tenant_name(self, tenant_id: str) -> str:
-        """Metrics are labelled by tenant name (which admins may change): looked up on each submit and
-        settle, which are rare next to polls."""
+        """Metrics are labelled by tenant name (which admins may change): looked up on each settle
+        outside the caller's request (the tracker has no caller), which is rare next to polls."""
         async with self._db.transaction() as session:
             tenant = await tenant_repo.tenant_by_ref(session, tenant_id)
         return tenant.name if tenant is not None else metrics.NO_TENANT
@@ -262,7 +241,7 @@ class SearchLifecycle:
     async def resolve_stale_claim(self, search: Search) -> None:
         """A process died between claiming a submit and recording its outcome: ask upstream
         whether the search started, then settle accordingly."""
-        body, _ = await self._poller.status(search.upstream_id, bool(search.demo))
+        body, _ = await self._status_checks.fetch(search.upstream_id, bool(search.demo))
         started = body.get("progress") is not None or is_final(body)
         if body.get("error") or not started:
             log.info("stale submit claim released", extra={"search_started": started})

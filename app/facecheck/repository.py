@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.facecheck.models import HELD, PENDING, SUBMITTED, SUBMITTING, UPLOADED, Search
+from app.facecheck.models import SUBMITTED, SUBMITTING, UPLOADED, Search
+from app.quotas.policy import HELD, PENDING
 
 
 async def add(session: AsyncSession, search: Search) -> None:

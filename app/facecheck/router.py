@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.cache.keys import wants_fresh
-from app.deps import InfoPrincipal, ResourcesDep, SearchPrincipal, SearchServiceDep
+from app.deps import InfoPrincipal, SearchPrincipal, SearchServiceDep, SettingsDep
 from app.errors import json_response
 from app.facecheck.openapi import ENVELOPE, INFO, SEARCH_ANSWER, SEARCH_BODY, UPLOAD_BODY
 from app.facecheck.schemas import parse_search_body
@@ -18,9 +18,9 @@ router = APIRouter(prefix="/api", tags=["FaceCheck API"])
 @router.post("/upload_pic", summary="Upload 1 to 3 images and get a search request id", responses=ENVELOPE,
              openapi_extra=UPLOAD_BODY)
 async def upload_pic(
-    request: Request, principal: SearchPrincipal, service: SearchServiceDep, resources: ResourcesDep
+    request: Request, principal: SearchPrincipal, service: SearchServiceDep, settings: SettingsDep
 ) -> Response:
-    upload = await read_upload(request, resources.settings)
+    upload = await read_upload(request, settings)
     return json_response(await service.upload(principal, upload.images, upload.id_search))
 
 

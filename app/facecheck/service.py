@@ -4,7 +4,7 @@ A search belongs to the tenant that uploaded it; every other tenant is told "not
 The first `/api/search` that may submit claims the search in the database, so however many
 polls arrive on however many replicas, upstream is asked to run it once; every other call
 is a status check (`status_only: true` upstream, coalesced). A new search may instead be
-answered from the result cache or attached to an identical running search (shared.py); the
+answered from the result cache or attached to an identical running search (sharing.py); the
 `X-Cache` header says which: HIT, COALESCED (another caller's upstream call answered) or MISS.
 """
 
@@ -12,28 +12,27 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, replace
 
 from app.audit import context as audit_call
-from app.audit import events as audit_events
+from app.audit.writer import AuditWriter
 from app.cache.service import COALESCED
 from app.clock import Clock
-from app.config import Settings
 from app.db import Database
 from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, PurposeRequired, SearchConflict, UpstreamUnavailable
+from app.facecheck import audit_events
 from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
 from app.facecheck.lifecycle import Answer, is_final
 from app.facecheck.models import SUBMITTING, UPLOADED, Search
 from app.facecheck.schemas import ID_SEARCH, SearchRequest
-from app.facecheck.shared import SharedSearches
+from app.facecheck.sharing import SearchSharing
 from app.observability import context, metrics
-from app.quotas.storage import StoreUnavailable
+from app.quotas.service import QuotaService
+from app.store_errors import StoreUnavailable
 from app.tenants.schemas import Principal
-from app.upstream.client import UpstreamClient, raise_in_band
+from app.upstream.client import Body, ImageFile, UpstreamClient, raise_in_band, wait_on_upstream
 from app.upstream.info import UpstreamInfo
-
-Body = dict[str, Any]
 
 
 def new_search_id() -> str:
@@ -41,18 +40,26 @@ def new_search_id() -> str:
     return secrets.token_urlsafe(24)
 
 
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    search_price: int  # SEARCH_CREDIT_COST: what /api/info says a search needs
+    wait_seconds: float  # SEARCH_WAIT_SECONDS: the longest `with_progress: false` wait
+    poll_interval: float  # UPSTREAM_POLL_INTERVAL_SECONDS
+
+
 class SearchService:
     def __init__(
-        self, db: Database, upstream: UpstreamClient, shared: SharedSearches, info: UpstreamInfo,
-        settings: Settings, clock: Clock,
+        self, db: Database, upstream: UpstreamClient, sharing: SearchSharing, info: UpstreamInfo,
+        quotas: QuotaService, audit: AuditWriter, clock: Clock, settings: SearchSettings,
     ) -> None:  # fmt: skip
         self._db = db
         self._upstream = upstream
-        self._shared = shared
-        self._lifecycle = shared.lifecycle
+        self._sharing = sharing
         self._info = info
-        self._settings = settings
+        self._quotas = quotas
+        self._audit = audit
         self._clock = clock
+        self._settings = settings
 
     async def _owned(self, principal: Principal, id_search: str | None) -> Search:
         if not id_search or not ID_SEARCH.match(id_search):
@@ -70,7 +77,8 @@ class SearchService:
         existing = await self._owned(principal, id_search) if id_search else None
         if existing is not None and existing.status != UPLOADED:
             raise SearchConflict()
-        body = await self._upstream.upload_pic(images, existing.upstream_id if existing else None)
+        files = [ImageFile(img.data, img.content_type, img.extension) for img in images]
+        body = await self._upstream.upload_pic(files, existing.upstream_id if existing else None)
         raise_in_band(body, id_search)
         upstream_id = body.get("id_search")
         if not isinstance(upstream_id, str) or not upstream_id:
@@ -93,7 +101,7 @@ class SearchService:
                 if not await repo.transition(session, search.id, (UPLOADED,), images=inputs):
                     raise SearchConflict()
                 search.images = inputs
-        await audit_events.uploaded(self._lifecycle.audit, search)
+        await audit_events.uploaded(self._audit, search)
         out = self._present(search, body)
         if not out["message"]:
             out["message"] = f"Uploaded {len(images)} image(s)."
@@ -112,18 +120,31 @@ class SearchService:
                 raise DemoOnly()
             if principal.require_purpose and not audit_call.purpose():
                 raise PurposeRequired()
-            answer = await self._shared.start(search, request.demo, principal, fresh)
+            answer = await self._sharing.start(search, request.demo, principal, fresh)
         started = answer is not None
         if answer is None:
-            answer = await self._shared.status(search)
+            answer = await self._sharing.progress(search)
         if not request.with_progress and not is_final(answer.body) and search.status != UPLOADED:
-            answer = await self._shared.wait(search, answer)
+            answer = await self._wait(search, answer)
         stats = context.current()
         if stats is not None:
             stats.cache = answer.outcome
         if started or answer.outcome == COALESCED:  # hits and misses count searches, not their polls
             metrics.cache_outcome(principal.tenant_name, answer.outcome)
         return self._present(search, answer.body), {**answer.headers, "X-Cache": answer.outcome.upper()}
+
+    async def _wait(self, search: Search, answer: Answer) -> Answer:
+        """`with_progress: false`: hold the call until the result is final or the wait limit."""
+        deadline = self._clock.monotonic() + self._settings.wait_seconds
+        interval = self._settings.poll_interval
+        while not is_final(answer.body) and search.status != UPLOADED:
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                break
+            await wait_on_upstream(min(interval, remaining))
+            # The call's cache outcome is what it did first (a new search, a hit, an attach).
+            answer = replace(await self._sharing.progress(search), headers=answer.headers, outcome=answer.outcome)
+        return answer
 
     # -- delete_pic / info --------------------------------------------------------------------
     async def delete_pic(self, principal: Principal, id_search: str | None, id_pic: str | None) -> Body:
@@ -136,8 +157,8 @@ class SearchService:
         if len(remaining) != len(search.images):
             async with self._db.transaction() as session:
                 await repo.transition(session, search.id, (search.status,), images=remaining)
-        await self._lifecycle.audit.record("delete_pic", tenant_id=search.tenant_id, key_id=principal.key_id,
-                                           id_search=search.id, detail={"id_pic": id_pic[:64]})
+        await self._audit.record("delete_pic", tenant_id=search.tenant_id, key_id=principal.key_id,
+                                 id_search=search.id, detail={"id_pic": id_pic[:64]})
         return self._present(search, body)
 
     async def info(self, principal: Principal) -> Body:
@@ -147,7 +168,7 @@ class SearchService:
         upstream_left = body.get("remaining_credits")
         remaining = int(upstream_left) if isinstance(upstream_left, int | float) else 0
         try:
-            usage = await self._lifecycle.quotas.usage(principal.tenant_id)
+            usage = await self._quotas.usage(principal.tenant_id)
         except StoreUnavailable:
             usage = None
         if usage is not None and usage.upstream_balance is not None:
@@ -159,8 +180,8 @@ class SearchService:
         if principal.limits.demo_only:
             remaining = 0
         body["remaining_credits"] = remaining
-        body["has_credits_to_search"] = remaining >= self._settings.search_credit_cost
-        await self._lifecycle.audit.record("info")
+        body["has_credits_to_search"] = remaining >= self._settings.search_price
+        await self._audit.record("info")
         return body
 
     @staticmethod

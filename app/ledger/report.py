@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.facecheck.models import COMMITTED, HELD, SUBMITTING, UNCERTAIN, UNRESOLVED, Search
+from app.cache.service import HIT
+from app.facecheck.models import SUBMITTING, UNCERTAIN, UNRESOLVED, Search
 from app.ledger.schemas import LedgerDay, LedgerReport, UnsettledSearch
+from app.quotas.policy import COMMITTED, HELD
 from app.upstream.balance import reads_since
 
 UNSETTLED = (SUBMITTING, UNCERTAIN, UNRESOLVED)
-HIT = "hit"
 MAX_LISTED = 200
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import Admin, ResourcesDep
+from app.deps import Admin, LedgerDep
 from app.ledger.schemas import LedgerReport
 from app.openapi import ADMIN_ERRORS
 
@@ -15,6 +15,6 @@ router = APIRouter(prefix="/admin", tags=["Admin: ledger"], responses=ADMIN_ERRO
 
 @router.get("/ledger", summary="Credits upstream's balance dropped by against credits the gateway charged and holds",
             description="Per UTC day, newest last. See docs/money.md for what drift means.")
-async def ledger(resources: ResourcesDep, _: Admin,
+async def ledger(service: LedgerDep, _: Admin,
                  days: Annotated[int | None, Query(ge=1, le=366)] = None) -> LedgerReport:
-    return await resources.ledger.report(days)
+    return await service.report(days)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 
+from app.background import Background
 from app.clock import Clock
 from app.db import Database
 from app.errors import GatewayError
@@ -26,7 +27,7 @@ class LedgerService:
         self._clock = clock
         self._days = days
         self._refresh = refresh_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("ledger-drift")
 
     async def report(self, days: int | None = None, *, fresh_read: bool = True) -> LedgerReport:
         if fresh_read:
@@ -39,13 +40,10 @@ class LedgerService:
         return report
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ledger-drift")
+        self._background.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _run(self) -> None:
         while True:

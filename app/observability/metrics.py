@@ -28,7 +28,6 @@ from app.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from app.facecheck.models import FAILED, FINISHED
 
 PREFIX = "facecheck_gateway_"
 # Refusals by a limit or budget, counted as quota rejections (the codes come from the error classes).
@@ -131,7 +130,7 @@ CREDITS_CHARGED = _counter("credits_charged_total", "Reserved credits committed 
 CREDITS_REFUNDED = _counter("credits_refunded_total", "Reserved credits given back after a failure.", ("tenant",))
 QUOTA_REJECTIONS = _counter("quota_rejections_total", "Requests refused by a limit or budget.", ("tenant", "code"))
 
-# -- result cache (app/cache, app/facecheck/shared.py) ----------------------------------------------
+# -- result cache (app/cache, app/facecheck/sharing.py)---------------------------------------------
 CACHE_HITS = _counter("cache_hits_total", "Searches answered from the result cache.", ("tenant",))
 CACHE_MISSES = _counter("cache_misses_total", "Searches the cache could not answer.", ("tenant",))
 CACHE_COALESCED = _counter(
@@ -222,14 +221,14 @@ def search_submitted(tenant: str, demo: bool, credits: int) -> None:
     CREDITS_RESERVED.labels(tenant=tenant).inc(credits)
 
 
-def search_ended(tenant: str, status: str, demo: bool, credits: int) -> None:
+def search_ended(tenant: str, finished: bool, demo: bool, credits: int) -> None:
     """A search settled: finished (its credits charged) or failed (refunded). Called once per search,
     by whichever request or tracker round moved it; the tenant is explicit because the tracker
     settles searches outside any request."""
-    if status == FINISHED:
+    if finished:
         SEARCHES_FINISHED.labels(tenant=tenant, demo=_flag(demo)).inc()
         CREDITS_CHARGED.labels(tenant=tenant).inc(credits)
-    elif status == FAILED:
+    else:
         SEARCHES_FAILED.labels(tenant=tenant, demo=_flag(demo)).inc()
         CREDITS_REFUNDED.labels(tenant=tenant).inc(credits)
 

@@ -10,9 +10,10 @@ import secrets
 import time
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import InternalError, PayloadTooLarge, render_error
+from app.errors import GatewayError, InternalError, PayloadTooLarge, error_code, render_error
 from app.observability import context, metrics
 from app.observability.logging import request_id_var
 
@@ -27,6 +28,13 @@ _ID_COUNTER = itertools.count()
 
 def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def answer_error(exc: GatewayError, *, path: str, http_status: bool) -> Response:
+    """Render an error and note its code for the access log and errors_total (in compat mode the
+    HTTP status says nothing)."""
+    context.note_error(error_code(exc))
+    return render_error(exc, path=path, http_status=http_status)
 
 
 class RequestContextMiddleware:
@@ -71,7 +79,7 @@ class RequestContextMiddleware:
             if status:
                 raise
             error = InternalError(f"Internal error; quote request id {rid} to the gateway operators.")
-            await render_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send_with_id)
+            await answer_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send_with_id)
         finally:
             _record(scope, status, stats, time.perf_counter() - started)
             context.end(stats_token)
@@ -131,7 +139,7 @@ class BodyLimitMiddleware:
             error = PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {self.limit} bytes.")
             if int(declared) <= self.DRAIN_CAP:
                 await _drain(receive)
-            await render_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
+            await answer_error(error, path=scope["path"], http_status=self.http_status)(scope, receive, send)
             return
         seen = 0
 

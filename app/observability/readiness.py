@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
 from app.db import Database
 from app.errors import GatewayError, UpstreamError
 from app.observability import metrics
-from app.upstream.info import UpstreamInfo
 
 OK = "ok"
 
@@ -37,8 +36,14 @@ class Report:
         return {"status": "ready" if not failing else "not ready", "checks": self.checks, "failing": failing}
 
 
+class InfoSource(Protocol):
+    """Upstream's /api/info as the process caches it (app.upstream.info.UpstreamInfo)."""
+
+    async def get(self) -> dict[str, Any]: ...
+
+
 class Readiness:
-    def __init__(self, db: Database, redis: Redis | None, info: UpstreamInfo, *, timeout: float) -> None:
+    def __init__(self, db: Database, redis: Redis | None, info: InfoSource, *, timeout: float) -> None:
         self._db = db
         self._redis = redis
         self._info = info

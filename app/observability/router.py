@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from app.deps import ResourcesDep
+from app.deps import ReadinessDep
 from app.errors import json_response
 from app.observability import exposition
 
@@ -23,15 +23,15 @@ def build_router(*, metrics_enabled: bool) -> APIRouter:
         return json_response({"status": "ok"})
 
     @router.get("/readyz", summary="Database, Redis (when configured) and upstream are reachable")
-    async def readyz(resources: ResourcesDep) -> Response:
-        report = await resources.readiness.check()
+    async def readyz(readiness: ReadinessDep) -> Response:
+        report = await readiness.check()
         return json_response(report.body(), 200 if report.ready else 503)
 
     if metrics_enabled:
 
         @router.get("/metrics", summary="Prometheus metrics (text format)")
-        async def metrics(resources: ResourcesDep) -> Response:
-            await resources.readiness.refresh_gauges()
+        async def metrics(readiness: ReadinessDep) -> Response:
+            await readiness.refresh_gauges()
             # Combining several workers' files is disk work: keep it off the event loop.
             body = await anyio.to_thread.run_sync(exposition.render)
             return Response(body, media_type=exposition.CONTENT_TYPE)

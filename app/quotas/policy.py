@@ -9,6 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+# A reservation's states: pending (recorded, not yet granted by the store), held (granted, in
+# flight) until upstream finishes (committed) or fails (refunded).
+PENDING, HELD, COMMITTED, REFUNDED = "pending", "held", "committed", "refunded"
+
+
+def credit_cost(price: int, demo: bool) -> int:
+    """What a search costs: a demo search costs nothing, whatever the price."""
+    return 0 if demo else price
+
+
 # Rejection codes, in the order the reserve check applies them.
 CONCURRENCY_LIMIT = "CONCURRENCY_LIMIT"
 DAILY_LIMIT = "DAILY_LIMIT"

@@ -29,15 +29,10 @@ import json
 import secrets
 import uuid
 from datetime import datetime
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.quotas.memory import WINDOW_MS, Counters, describe, epoch_ms
 from app.quotas.policy import (
@@ -52,19 +47,11 @@ from app.quotas.policy import (
     day_of,
     month_of,
 )
-from app.quotas.storage import StoreUnavailable
+from app.store_errors import UNAVAILABLE, lua, translated
 
 MONTH_TTL_S = 40 * 86_400  # outlives its month, whichever day it was last touched
 DAY_TTL_S = 2 * 86_400
 OLD_GENERATION_TTL_S = 86_400  # a replaced generation is never read again; keep it a day for inspection
-# Failures that mean "Redis cannot answer now" (a read-only replica during failover refuses a write
-# script before running it). Python's TimeoutError is an OSError, so asyncio timeouts are included.
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
-
-
-@cache
-def _lua(name: str) -> str:
-    return files("app.quotas").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
 def _text(value: Any) -> str:
@@ -101,13 +88,10 @@ class RedisStore:
         self._lock = self._script("lock")
 
     def _script(self, name: str) -> AsyncScript:
-        return self._client.register_script(_lua(name))
+        return self._client.register_script(lua("app.quotas", name))
 
     async def _run(self, script: AsyncScript, key: str, *args: str | int) -> Any:
-        try:
-            return await script(keys=[key], args=args)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
+        return await translated(script(keys=[key], args=args))
 
     async def reserve(self, reservation: Reservation, limits: Limits, global_limits: GlobalLimits,
                       now: datetime) -> Decision:
@@ -149,10 +133,7 @@ class RedisStore:
         return Usage(used, today, in_flight, _int_or_none(reply[4]), outstanding)
 
     async def set_balance(self, credits: int) -> None:
-        try:
-            await self._client.set(self._balance_key, credits)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
+        await translated(self._client.set(self._balance_key, credits))
 
     async def rebuild(self, snapshot: Snapshot) -> bool:
         payload = json.dumps({
@@ -167,16 +148,10 @@ class RedisStore:
                                     OLD_GENERATION_TTL_S))
 
     async def invalidate(self) -> None:
-        try:
-            await self._client.delete(self._epoch_key)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
+        await translated(self._client.delete(self._epoch_key))
 
     async def has_counters(self) -> bool:
-        try:
-            return bool(await self._client.exists(self._epoch_key))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
+        return bool(await translated(self._client.exists(self._epoch_key)))
 
     async def held_ids(self) -> set[str]:
         return {_text(v) for v in await self._run(self._held, self._epoch_key)}

@@ -14,9 +14,11 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
-from app.config import Settings
 from app.db import Database
 from app.errors import (
     ConcurrencyLimited,
@@ -27,24 +29,28 @@ from app.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from app.facecheck.models import COMMITTED, HELD, PENDING
-from app.quotas import repository as repo
 from app.quotas.policy import (
+    COMMITTED,
     CONCURRENCY_LIMIT,
     DAILY_LIMIT,
+    HELD,
     NEEDS_BALANCE,
     NEEDS_REBUILD,
     NO_CREDITS,
+    PENDING,
     QUOTA_EXCEEDED,
     Decision,
     GlobalLimits,
     Limits,
     Reservation,
+    Snapshot,
     Usage,
+    credit_cost,
     day_of,
     month_of,
 )
-from app.quotas.storage import QuotaStore, StoreUnavailable
+from app.quotas.storage import QuotaStore
+from app.store_errors import StoreUnavailable
 
 log = logging.getLogger("facecheck_gateway.quotas")
 
@@ -73,28 +79,42 @@ def rate_headers(decision: Decision) -> dict[str, str]:
     return headers
 
 
+class Ledger(Protocol):
+    """The database's record of reservations (the searches table, kept by app.facecheck.ledger)."""
+
+    async def snapshot(self, session: AsyncSession, month: str, day: str) -> Snapshot: ...
+
+    async def unsettled(self, session: AsyncSession, search_ids: set[str]) -> dict[str, str | None]: ...
+
+
 class QuotaService:
     def __init__(
         self,
         store: QuotaStore,
         db: Database,
-        settings: Settings,
+        ledger: Ledger,
         clock: Clock,
         balance_source: Callable[[], Awaitable[int]],
+        *,
+        search_price: int,
+        fail_mode: Literal["open", "closed"],
+        max_concurrent_searches: int,
     ) -> None:
         self.store = store
         self._db = db
-        self._settings = settings
+        self._ledger = ledger
         self._clock = clock
         self._balance_source = balance_source
-        self._global = GlobalLimits(settings.upstream_max_concurrent_searches)
+        self._search_price = search_price
+        self._fail_mode = fail_mode
+        self._global = GlobalLimits(max_concurrent_searches)
         self._owner = secrets.token_hex(8)
         self._dirty = False  # counters missed a fail-open grant: rebuild before trusting them
         self._rebuild_lock = asyncio.Lock()
 
     def reservation(self, search_id: str, tenant_id: str, demo: bool) -> Reservation:
         now = self._clock.now()
-        cost = 0 if demo else self._settings.search_credit_cost
+        cost = credit_cost(self._search_price, demo)
         return Reservation(search_id, tenant_id, cost, month_of(now), day_of(now))
 
     async def check_rate(self, tenant_id: str, limits: Limits, key_id: str, key_rpm: int | None) -> dict[str, str]:
@@ -121,7 +141,7 @@ class QuotaService:
                 self._dirty = False
             decision = await self._reserve(reservation, limits)
         except StoreUnavailable as exc:
-            if self._settings.quota_fail_mode == "open":
+            if self._fail_mode == "open":
                 log.warning("quota store unreachable; reservation allowed (QUOTA_FAIL_MODE=open)")
                 self._dirty = True
                 return {}
@@ -158,7 +178,7 @@ class QuotaService:
                 return False
             now = self._clock.now()
             async with self._db.transaction() as session:
-                snapshot = await repo.snapshot(session, month_of(now), day_of(now))
+                snapshot = await self._ledger.snapshot(session, month_of(now), day_of(now))
             if await self.store.rebuild(snapshot):
                 log.info("quota counters rebuilt from the database", extra={"held": len(snapshot.held)})
             return True
@@ -185,7 +205,7 @@ class QuotaService:
             await self.rebuild()
         held = await self.store.held_ids()
         async with self._db.transaction() as session:
-            states = await repo.unsettled(session, held)
+            states = await self._ledger.unsettled(session, held)
         for search_id, state in states.items():
             if state == COMMITTED:
                 await self.store.commit(search_id)

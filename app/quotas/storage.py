@@ -13,11 +13,6 @@ from typing import Protocol
 from app.quotas.policy import Decision, GlobalLimits, Limits, Reservation, Snapshot, Usage
 
 
-class StoreUnavailable(Exception):
-    """The store cannot be reached. A timeout cannot promise that nothing changed: every operation
-    is idempotent per search id, and reconciliation against the database settles the rest."""
-
-
 class QuotaStore(Protocol):
     async def reserve(self, reservation: Reservation, limits: Limits, global_limits: GlobalLimits,
                       now: datetime) -> Decision:

@@ -14,7 +14,7 @@ import math
 
 from app.clock import Clock
 from app.errors import Forbidden, InvalidToken, RateLimited
-from app.tenants.key_service import KeyService
+from app.tenants.key_lifecycle import KeyService
 from app.tenants.keycache import KeyCache
 from app.tenants.keys import hash_key
 from app.tenants.schemas import Principal

@@ -22,6 +22,7 @@ from app.clock import SystemClock
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
+from app.facecheck import ledger
 from app.tenants.keycache import KeyCache, channel_for
 from app.tenants.schemas import LimitsIn, TenantSettingsIn, sent_fields
 from app.tenants.service import TenantService, validated
@@ -46,7 +47,7 @@ def with_tenants(settings: Settings, work: Callable[[TenantService], Awaitable[A
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         cache = KeyCache(SystemClock(), 0, redis, channel_for(settings.redis_key_prefix))
         try:
-            return await work(TenantService(db, settings.secret_bytes, SystemClock(), cache.changed))
+            return await work(TenantService(db, settings.secret_bytes, SystemClock(), ledger, cache.changed))
         finally:
             if redis is not None:
                 await redis.aclose()

@@ -15,13 +15,13 @@ braked anywhere, a "braked" message empties that part on every replica, as a key
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from redis.asyncio import Redis
 
+from app.background import Background
 from app.clock import Clock
 from app.tenants.schemas import Principal
 
@@ -57,7 +57,7 @@ class KeyCache:
         self._unbraked: dict[str, float] = {}  # address -> when the brake last said "not braked"
         self._brake_generation = 0
         self._live = publisher is None  # with Redis, trusted only once subscribed
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("key-cache-listener")
 
     @property
     def generation(self) -> int:
@@ -126,13 +126,10 @@ class KeyCache:
             log.warning("could not publish a key change; other replicas catch up within %ss", self._ttl)
 
     def start(self, subscriber: Redis) -> None:
-        self._task = asyncio.create_task(self._listen(subscriber), name="key-cache-listener")
+        self._background.start(self._listen(subscriber))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _listen(self, subscriber: Redis) -> None:
         while True:

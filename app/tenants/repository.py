@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.facecheck.models import Search
 from app.tenants.models import ApiKey, Tenant
 
 
@@ -48,7 +47,6 @@ async def list_keys(session: AsyncSession, tenant_id: str) -> list[ApiKey]:
 
 
 async def delete_tenant(session: AsyncSession, tenant_id: str) -> None:
-    """The tenant, its keys and its (settled) search records."""
-    await session.execute(delete(Search).where(Search.tenant_id == tenant_id))
+    """The tenant and its keys (its search records go first, see TenantService.delete_tenant)."""
     await session.execute(delete(ApiKey).where(ApiKey.tenant_id == tenant_id))
     await session.execute(delete(Tenant).where(Tenant.id == tenant_id))

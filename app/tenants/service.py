@@ -1,4 +1,4 @@
-"""Tenant lifecycle and usage reports; key lifecycle lives in key_service.py, reached as `.keys`.
+"""Tenant lifecycle and usage reports; key lifecycle lives in key_lifecycle.py, reached as `.keys`.
 
 The command line and the admin API both call this one service.
 """
@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
 from app.db import Database
 from app.errors import BadRequest, GatewayError
-from app.quotas import repository as quota_repo
 from app.quotas.policy import day_of, month_of
 from app.tenants import repository as repo
-from app.tenants.key_service import KeyService, existing_tenant, new_id, no_change
+from app.tenants.key_lifecycle import KeyService
+from app.tenants.lookup import existing_tenant, new_id, no_change
 from app.tenants.models import Tenant
 from app.tenants.schemas import TENANT_NAME_PATTERN, LimitsIn, TenantOut, TenantSettingsIn, UsageReport, UsageRow
 
@@ -37,6 +38,19 @@ class TenantBusy(GatewayError):
 
 
 Input = TypeVar("Input", bound=BaseModel)
+UsageRows = list[tuple[str, str, int, int, int, int, int, int]]
+
+
+class SearchRecords(Protocol):
+    """What tenants need of the search records (kept by the search domain, app.facecheck.ledger)."""
+
+    async def in_flight(self, session: AsyncSession, tenant_id: str) -> int: ...
+
+    async def delete_for_tenant(self, session: AsyncSession, tenant_id: str) -> None: ...
+
+    async def tenant_usage(self, session: AsyncSession, tenant_id: str, month: str, day: str) -> dict[str, int]: ...
+
+    async def usage_by_period(self, session: AsyncSession, tenant_id: str, granularity: str) -> UsageRows: ...
 
 
 def validated(model: type[Input], values: Mapping[str, object]) -> Input:
@@ -53,9 +67,10 @@ def _out(tenant: Tenant) -> TenantOut:
 
 
 class TenantService:
-    def __init__(self, db: Database, secret: bytes, clock: Clock,
+    def __init__(self, db: Database, secret: bytes, clock: Clock, records: SearchRecords,
                  on_change: Callable[[], Awaitable[None]] = no_change) -> None:
         self._db = db
+        self._records = records
         self._clock = clock
         self._on_change = on_change
         self.keys = KeyService(db, secret, clock, on_change)
@@ -100,8 +115,9 @@ class TenantService:
         """Remove a tenant, its keys and its search records; refused while a search is in flight."""
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
-            if await quota_repo.in_flight(session, tenant.id):
+            if await self._records.in_flight(session, tenant.id):
                 raise TenantBusy()
+            await self._records.delete_for_tenant(session, tenant.id)
             await repo.delete_tenant(session, tenant.id)
         await self._on_change()
 
@@ -110,7 +126,7 @@ class TenantService:
         now = self._clock.now()
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
-            counts = await quota_repo.tenant_usage(session, tenant.id, month_of(now), day_of(now))
+            counts = await self._records.tenant_usage(session, tenant.id, month_of(now), day_of(now))
         return {"tenant": tenant.name, "month": month_of(now), "day": day_of(now),
                 "credits_per_month": tenant.credits_per_month, **counts}
 
@@ -120,7 +136,7 @@ class TenantService:
         """Per day or month, for the tenant and each of its keys (or only `key_id`)."""
         async with self._db.transaction() as session:
             tenant = await existing_tenant(session, tenant_ref)
-            rows = await quota_repo.usage_by_period(session, tenant.id, granularity)
+            rows = await self._records.usage_by_period(session, tenant.id, granularity)
         if key_id is not None:
             rows = [r for r in rows if r[1] == key_id]
         by_key = [UsageRow(period=p, key_id=k, searches=s, demo_searches=d, credits_charged=c, credits_refunded=r,

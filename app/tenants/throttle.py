@@ -6,13 +6,12 @@ store that cannot answer lets authentication go ahead: the brake must not become
 from __future__ import annotations
 
 import logging
-from functools import cache
-from importlib.resources import files
 from typing import Protocol
 
 from redis.asyncio import Redis
 
 from app.clock import Clock
+from app.store_errors import lua
 
 log = logging.getLogger("facecheck_gateway.tenants")
 
@@ -50,18 +49,13 @@ class MemoryThrottle:
         return count + 1 >= self._limit
 
 
-@cache
-def _lua() -> str:
-    return files("app.tenants").joinpath("lua", "authfail.lua").read_text(encoding="utf-8")
-
-
 class RedisThrottle:
     def __init__(self, redis: Redis, prefix: str, limit: int, window_seconds: float) -> None:
         self._redis = redis
         self._prefix = prefix
         self._limit = limit
         self._window_ms = int(window_seconds * 1000)
-        self._script = redis.register_script(_lua())
+        self._script = redis.register_script(lua("app.tenants", "authfail"))
 
     def _key(self, address: str) -> str:
         return f"{{{self._prefix}}}:af:{address}"

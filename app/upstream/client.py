@@ -22,13 +22,23 @@ import httpx
 import orjson
 
 from app.errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from app.facecheck.images import CheckedImage
 from app.observability import metrics
 from app.observability.context import add_upstream_time
 from app.observability.metrics import UpstreamEndpoint, UpstreamOutcome
 from app.upstream.circuit import CircuitBreaker
 
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+Body = dict[str, Any]  # a FaceCheck JSON answer (and the envelope the gateway answers with)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """One image to upload: its bytes, and the type and file extension they were checked to be."""
+
+    data: bytes
+    content_type: str
+    extension: str
 
 
 @dataclass(slots=True)
@@ -68,7 +78,7 @@ class UpstreamClient:
         self.circuit = circuit
         self._probe_lock = asyncio.Lock()
 
-    async def upload_pic(self, images: Sequence[CheckedImage], id_search: str | None) -> dict[str, Any]:
+    async def upload_pic(self, images: Sequence[ImageFile], id_search: str | None) -> Body:
         # Generic file names: the client's own names may say who is in the picture.
         files = [("images", (f"image{i}.{img.extension}", img.data, img.content_type))
                  for i, img in enumerate(images, start=1)]
@@ -76,7 +86,7 @@ class UpstreamClient:
         await self._admit()
         return await self._post("upload_pic", "/api/upload_pic", idempotent=False, files=files, data=data)
 
-    async def search(self, id_search: str, *, status_only: bool, demo: bool) -> dict[str, Any]:
+    async def search(self, id_search: str, *, status_only: bool, demo: bool) -> Body:
         # Always with_progress: the gateway does any waiting itself, under its own limit.
         body = {"id_search": id_search, "with_progress": True, "status_only": status_only, "demo": demo}
         endpoint: UpstreamEndpoint = "search_status" if status_only else "search"
@@ -84,11 +94,11 @@ class UpstreamClient:
             await self._admit()
         return await self._post(endpoint, "/api/search", idempotent=status_only, json=body)
 
-    async def delete_pic(self, id_search: str, id_pic: str) -> dict[str, Any]:
+    async def delete_pic(self, id_search: str, id_pic: str) -> Body:
         params = {"id_search": id_search, "id_pic": id_pic}
         return await self._post("delete_pic", "/api/delete_pic", idempotent=False, params=params)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> Body:
         """Upstream's /api/info; once an open circuit's period is over, this call is its probe."""
         probe = self.circuit is not None and self.circuit.probe_due()
         if probe and self.circuit is not None:
@@ -113,7 +123,7 @@ class UpstreamClient:
             raise circuit.refuse()
 
     async def _post(self, endpoint: UpstreamEndpoint, path: str, *, idempotent: bool, probe: bool = False,
-                    **kwargs: Any) -> dict[str, Any]:
+                    **kwargs: Any) -> Body:
         attempts = 1 + (self._retries if idempotent else 0)
         for attempt in range(1, attempts + 1):
             with _measured(endpoint) as measured:
@@ -148,14 +158,14 @@ class UpstreamClient:
             self.circuit.failure(probe=probe)
 
 
-def raise_in_band(body: dict[str, Any], id_search: str | None) -> None:
+def raise_in_band(body: Body, id_search: str | None) -> None:
     """FaceCheck reports errors inside a 200 answer; its own `error` and `code` pass through."""
     error = body.get("error")
     if error:
         raise UpstreamError(str(error), body.get("code"), id_search)
 
 
-def _decode(response: httpx.Response) -> dict[str, Any]:
+def _decode(response: httpx.Response) -> Body:
     if response.status_code != 200:
         raise UpstreamUnavailable(
             f"The face-search service answered HTTP {response.status_code}; try again shortly."

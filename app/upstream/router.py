@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import Admin, ResourcesDep
+from app.deps import Admin, UpstreamInfoDep
 from app.openapi import ADMIN_ERRORS
 from app.upstream.info import UpstreamStatus
 
@@ -13,5 +13,5 @@ router = APIRouter(prefix="/admin", tags=["Admin: upstream"], responses=ADMIN_ER
 
 @router.get("/upstream", summary="Upstream balance, online status, indexed faces and circuit breaker state",
             description="When upstream cannot be asked, the info fields are null and `error` names the code.")
-async def upstream_status(resources: ResourcesDep, _: Admin) -> UpstreamStatus:
-    return await resources.upstream_info.status()
+async def upstream_status(info: UpstreamInfoDep, _: Admin) -> UpstreamStatus:
+    return await info.status()

@@ -10,11 +10,11 @@ import json
 
 import requests
 
-from tests.audit.helpers import events, ids, one
-from tests.facecheck.test_api import delta
+from tests.fixtures.api import delta
+from tests.fixtures.audit_log import events, ids, one
+from tests.fixtures.images import make_image
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import Stack
-from tests.images import make_image
 
 CALLER = {"User-Agent": "audit-test/1.0", "X-Purpose": "fraud investigation", "X-Case-Id": "CASE-42"}
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.audit.helpers import ids, request_ids, sql
-from tests.facecheck.test_api import delta, search, upload
+from tests.fixtures.api import delta, search, upload
+from tests.fixtures.audit_log import ids, request_ids, sql
+from tests.fixtures.images import make_image
+from tests.fixtures.scrape import scrape
 from tests.fixtures.services import PostgresServer, wait_for
 from tests.fixtures.stack import Stack, fresh_database, running_stack
-from tests.images import make_image
-from tests.observability.scrape import scrape
 
 SPOOL_DEPTH = "facecheck_gateway_audit_spool_depth"
 

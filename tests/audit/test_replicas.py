@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.audit.helpers import events, ids, request_ids
-from tests.quotas.conftest import StartReplicas
+from tests.fixtures.audit_log import events, ids, request_ids
+from tests.fixtures.replicas import StartReplicas
 
 
 def test_concurrent_writers_on_two_replicas_keep_one_chain(start_replicas: StartReplicas) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.audit.helpers import events, sql
+from tests.fixtures.audit_log import events, sql
 from tests.fixtures.stack import Stack
 
 Events = list[dict[str, Any]]

@@ -12,10 +12,10 @@ from app.audit import service
 from app.audit.chain import chain_key
 from app.config import Settings
 from app.db import Database
-from tests.audit.helpers import events, sql
-from tests.facecheck.test_api import search, upload
+from tests.fixtures.api import search, upload
+from tests.fixtures.audit_log import events, sql
+from tests.fixtures.images import make_image
 from tests.fixtures.stack import GATEWAY_SECRET, Stack
-from tests.images import make_image
 
 TEXT = {"event_id", "action", "outcome", "code", "tenant_id", "key_id", "actor", "id_search", "cache", "client_ip",
         "user_agent", "request_id", "purpose", "case_id", "prev_hash"}

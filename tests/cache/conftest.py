@@ -3,16 +3,11 @@ in-process store and on Redis), or several replicas sharing Redis."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.quotas.conftest import Replicas, StartReplicas, start_replicas
-
-__all__ = ["start_replicas"]
-
-StartGateway = Callable[..., Replicas]
+from tests.fixtures.replicas import Replicas, StartGateway, StartReplicas
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.cache.conftest import StartGateway
-from tests.cache.helpers import ask, final_output, images, new_search, run
-from tests.facecheck.test_api import delta
+from tests.fixtures.api import delta, tenant
+from tests.fixtures.cache_calls import ask, final_output, images, new_search, run
+from tests.fixtures.replicas import StartGateway
+from tests.fixtures.scrape import scrape
 from tests.fixtures.services import wait_for
-from tests.observability.scrape import scrape
-from tests.quotas.test_budgets import tenant
 
 
 def test_same_images_again_answer_from_the_cache_for_free(start_gateway: StartGateway) -> None:

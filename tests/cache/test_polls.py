@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.cache.conftest import StartGateway
-from tests.cache.helpers import Reply, ask, images, new_search
-from tests.cache.pacing import paced_clients
-from tests.facecheck.test_api import delta
+from tests.fixtures.api import delta, tenant
+from tests.fixtures.cache_calls import Reply, ask, images, new_search
+from tests.fixtures.pacing import paced_clients
+from tests.fixtures.replicas import Replicas, StartGateway, StartReplicas
 from tests.fixtures.stack import Stack
-from tests.quotas.conftest import Replicas, StartReplicas
-from tests.quotas.test_budgets import tenant
 
 SLOW_SEARCH = {"queue_seconds": 1.0, "search_seconds": 60.0}  # stays in flight through the polling
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.cache.helpers import ask, final_output, images, new_search, run
-from tests.facecheck.test_api import delta
+from tests.fixtures.api import delta, tenant
+from tests.fixtures.cache_calls import ask, final_output, images, new_search, run
+from tests.fixtures.replicas import StartReplicas
 from tests.fixtures.services import RedisServer
-from tests.quotas.conftest import StartReplicas
-from tests.quotas.test_budgets import tenant
 
 
 def test_twenty_identical_searches_across_two_replicas_pay_once(start_replicas: StartReplicas) -> None:

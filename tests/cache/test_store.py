@@ -10,10 +10,9 @@ import pytest
 from app.cache.keys import cache_key, effective_scope, scope_name, wants_fresh
 from app.cache.redis_store import RedisCacheStore
 from app.cache.store import CacheStore, MemoryCacheStore
-from tests.quotas.test_store import backend, connect
-from tests.tenants.conftest import ManualClock
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.store_backends import connect
 
-__all__ = ["backend"]
 DAY_MS = 86_400_000
 
 

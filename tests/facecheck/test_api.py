@@ -4,31 +4,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.clients.official import search_by_face
-from tests.contract import validate, validate_envelope
+from tests.fixtures.api import delta, search, upload
+from tests.fixtures.contract import validate, validate_envelope
+from tests.fixtures.images import make_image
+from tests.fixtures.official_client import search_by_face
 from tests.fixtures.stack import Stack
-from tests.images import make_image
-
-
-def upload(stack: Stack, key: str, *images: bytes, id_search: str | None = None) -> dict[str, Any]:
-    files: list[tuple[str, Any]] = [("images", (f"f{i}.jpg", data, "image/jpeg")) for i, data in enumerate(images)]
-    data = {"id_search": id_search} if id_search else None
-    body: dict[str, Any] = stack.post("/api/upload_pic", key, files=files, data=data).json()
-    return body
-
-
-def search(stack: Stack, key: str, id_search: str, **flags: Any) -> dict[str, Any]:
-    payload = {"id_search": id_search, "with_progress": True, "status_only": False, "demo": False, **flags}
-    body: dict[str, Any] = stack.post("/api/search", key, json=payload).json()
-    return body
-
-
-def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {k: after[k] - before.get(k, 0) for k in after if isinstance(after[k], int)}
 
 
 @pytest.fixture(scope="module")

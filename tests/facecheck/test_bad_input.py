@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.contract import validate_envelope
-from tests.facecheck.test_api import delta, upload
+from tests.fixtures.api import delta, upload
+from tests.fixtures.contract import validate_envelope
+from tests.fixtures.images import make_image
 from tests.fixtures.stack import Stack, start_stack
-from tests.images import make_image
 
 Call = Callable[[Stack, str], requests.Response]
 

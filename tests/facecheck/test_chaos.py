@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.facecheck.test_api import search, upload
+from tests.fixtures.api import search, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.ledger import assert_ledger_tells_the_truth, ledger_problems
 from tests.fixtures.money import HEALTHY, Books, launch, settled
 from tests.fixtures.services import PostgresServer, RedisServer
 from tests.fixtures.stack import Stack
-from tests.images import make_image
 
 TENANTS = 3
 SEARCHES_PER_TENANT = 18  # at least 54 paid searches in all

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.facecheck.test_api import search, upload
+from tests.fixtures.api import search, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.services import PostgresServer
 from tests.fixtures.stack import Stack, start_stack
-from tests.images import make_image
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from PIL import Image
 
 from app.errors import BadImage, PayloadTooLarge
 from app.facecheck.images import ImageLimits, check_image, check_images
-from tests.images import make_image
+from tests.fixtures.images import make_image
 
 LIMITS = ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=40_000_000, min_side=16)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.facecheck.test_api import delta, search, upload
+from tests.fixtures.api import delta, search, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.stack import Stack
-from tests.images import make_image
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.facecheck.test_api import delta, search, upload
+from tests.fixtures.api import delta, search, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.money import HEALTHY, TIMEOUT, Books, launch, poll_until_final, settled
+from tests.fixtures.scrape import scrape
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
 from tests.fixtures.stack import Stack
-from tests.images import make_image
-from tests.observability.scrape import scrape
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from typing import Any
 
 import requests
 
-from tests.facecheck.test_api import search, upload
+from tests.fixtures.api import search, upload
+from tests.fixtures.images import make_image
+from tests.fixtures.scrape import scrape
 from tests.fixtures.stack import UPSTREAM_TOKEN, Stack
-from tests.images import make_image
-from tests.observability.scrape import scrape
 
 
 def ledger(stack: Stack, **params: Any) -> dict[str, Any]:

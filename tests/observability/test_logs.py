@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.facecheck.test_api import search, upload
+from tests.fixtures.api import search, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import Stack, running_stack
-from tests.images import make_image
 
 
 @pytest.fixture(scope="module")

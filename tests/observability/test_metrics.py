@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.facecheck.test_api import delta as stats_delta
-from tests.facecheck.test_api import search, upload
+from tests.fixtures.api import delta as stats_delta
+from tests.fixtures.api import search, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.processes import start_gateway
+from tests.fixtures.scrape import Scrape, dashboard_metric_names, delta, scrape
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import SANDBOX_DEFAULTS, Stack, gateway_env, running_stack
-from tests.images import make_image
-from tests.observability.scrape import Scrape, dashboard_metric_names, delta, scrape
 
 PREFIX = "facecheck_gateway_"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,9 @@ from app.db import Database
 from app.observability.readiness import Readiness
 from app.upstream.client import UpstreamClient
 from app.upstream.info import UpstreamInfo
+from tests.fixtures.clock import ManualClock
 
 TTL = 5.0
-
-
-@dataclass
-class ManualClock:
-    now_s: float = 1000.0
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.now_s, UTC)
-
-    def monotonic(self) -> float:
-        return self.now_s
 
 
 @dataclass
@@ -72,10 +61,10 @@ async def test_upstream_is_asked_once_per_period(parts: Parts) -> None:
         assert (await parts.readiness.check()).ready
     await asyncio.gather(*(parts.readiness.check() for _ in range(10)))
     assert parts.upstream.calls == 1
-    parts.clock.now_s += TTL - 0.1
+    parts.clock.advance(TTL - 0.1)
     await parts.readiness.check()
     assert parts.upstream.calls == 1
-    parts.clock.now_s += 0.2
+    parts.clock.advance(0.2)
     await parts.readiness.check()
     assert parts.upstream.calls == 2
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
+from tests.fixtures.scrape import scrape
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
 from tests.fixtures.stack import Stack, fresh_database, running_stack
-from tests.observability.scrape import scrape
 
 DEADLINE_S = 20.0
 

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from tests.fixtures.processes import start_gateway, start_sandbox
+from tests.fixtures.scrape import Scrape, dashboard_metric_names, scrape
 from tests.fixtures.services import RedisServer
 from tests.fixtures.stack import Stack, gateway_env, sandbox_env
-from tests.observability.scrape import Scrape, dashboard_metric_names, scrape
 
 PREFIX = "facecheck_gateway_"
 BATCH = 24

@@ -3,25 +3,17 @@ Redis data loss and Redis outages. The sandbox's stats are the witness of what w
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from tests.facecheck.test_api import delta, search, upload
+from tests.fixtures.api import delta, search, tenant, upload
+from tests.fixtures.images import make_image
 from tests.fixtures.ledger import store_problems
+from tests.fixtures.replicas import Replicas, StartReplicas
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
-from tests.fixtures.stack import Stack
-from tests.images import make_image
-from tests.quotas.conftest import Replicas, StartReplicas
-
-
-def tenant(stack: Stack, *limits: str) -> tuple[str, str]:
-    """A new tenant with the given limit flags, and a key for it."""
-    name = stack.cli_json("tenants", "create", f"budget-{uuid.uuid4().hex[:8]}", *limits)["name"]
-    return name, stack.cli_json("keys", "create", name)["key"]
 
 
 def uploads(replicas: Replicas, key: str, n: int, seed: int) -> list[str]:

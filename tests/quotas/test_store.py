@@ -13,9 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -40,24 +37,15 @@ from app.quotas.policy import (
     seconds_to_next_month,
 )
 from app.quotas.redis_store import RedisStore
-from app.quotas.storage import QuotaStore, StoreUnavailable
+from app.quotas.storage import QuotaStore
+from app.store_errors import StoreUnavailable
 from tests.fixtures.services import RedisServer
+from tests.fixtures.store_backends import connect
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MONTH, DAY = month_of(NOW), day_of(NOW)
 WIDE = GlobalLimits(1000)
 TO_MONTH, TO_DAY = seconds_to_next_month(NOW), seconds_to_next_day(NOW)
-
-
-def connect(url: str) -> Redis:
-    """As the gateway connects: no retries and short timeouts, so an outage shows at once."""
-    return Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
-
-
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The backend to test: "memory", or the URL of the session redis-server (running, emptied)."""
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("redis_url"))
 
 
 @pytest.fixture

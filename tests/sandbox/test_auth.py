@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract import validate_envelope
-from tests.images import make_image
-from tests.sandbox.conftest import Sandbox, SandboxFactory
+from tests.fixtures.contract import validate_envelope
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import Sandbox, SandboxFactory
 
 INVALID = {
     "id_search": None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.contract import validate, validate_envelope
-from tests.images import make_image
-from tests.sandbox.conftest import AUTH, Sandbox, SandboxFactory
+from tests.fixtures.contract import validate, validate_envelope
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import AUTH, Sandbox, SandboxFactory
 
 
 async def test_every_default_response_validates(make_sandbox: SandboxFactory) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.contract import validate, validate_envelope
-from tests.images import make_image
-from tests.sandbox.conftest import AUTH, Sandbox, SandboxFactory
+from tests.fixtures.contract import validate, validate_envelope
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import AUTH, Sandbox, SandboxFactory
 
 OFFLINE = "Search engine is offline."
 

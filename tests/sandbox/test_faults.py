@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from app.sandbox.api import AnswerDropped
-from tests.images import make_image
-from tests.sandbox.conftest import AUTH, Sandbox, SandboxFactory
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import AUTH, Sandbox, SandboxFactory
 
 ROUTES = ["/api/upload_pic", "/api/search", "/api/delete_pic", "/api/info"]
 

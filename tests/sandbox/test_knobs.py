@@ -8,8 +8,8 @@ from typing import Any
 
 from PIL import Image
 
-from tests.images import make_image
-from tests.sandbox.conftest import Sandbox, SandboxFactory
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import Sandbox, SandboxFactory
 
 
 async def finished(sandbox: Sandbox, *seeds: int) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.contract import validate_envelope
-from tests.images import make_image
-from tests.sandbox.conftest import AUTH, Sandbox, SandboxFactory
+from tests.fixtures.contract import validate_envelope
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import AUTH, Sandbox, SandboxFactory
 
 POLL = {"with_progress": True, "status_only": False, "demo": False}
 

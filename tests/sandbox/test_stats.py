@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.images import make_image
-from tests.sandbox.conftest import AUTH, SandboxFactory
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import AUTH, SandboxFactory
 
 
 async def test_counters_are_exact(make_sandbox: SandboxFactory) -> None:

@@ -9,9 +9,9 @@ import re
 import requests
 from PIL import Image
 
-from tests.contract import validate_envelope
-from tests.images import make_image
-from tests.sandbox.conftest import AUTH, Sandbox
+from tests.fixtures.contract import validate_envelope
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import AUTH, Sandbox
 
 ID_SEARCH = re.compile(r"^[a-z0-9]{6}-[A-Za-z0-9_-]{17}$")
 PREFIX = "data:image/webp;base64,"

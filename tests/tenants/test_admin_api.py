@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.tenants.conftest import Gateway
+from tests.fixtures.admin_gateway import Gateway
 
 ROUTES = [
     ("POST", "/admin/tenants", {"name": "x"}),

@@ -7,9 +7,9 @@ import time
 
 import requests
 
+from tests.fixtures.replicas import StartReplicas
 from tests.fixtures.services import wait_for
 from tests.fixtures.stack import Stack
-from tests.quotas.conftest import StartReplicas
 
 
 def refused(stack: Stack, key: str) -> bool:

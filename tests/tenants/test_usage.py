@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from app.facecheck.models import COMMITTED, FINISHED, HELD, REFUNDED, SUBMITTED, Search
-from tests.tenants.conftest import Gateway
+from app.facecheck.models import FINISHED, SUBMITTED, Search
+from app.quotas.policy import COMMITTED, HELD, REFUNDED
+from tests.fixtures.admin_gateway import Gateway
 
 RUN = 0
 

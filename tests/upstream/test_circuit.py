@@ -13,13 +13,12 @@ import pytest
 from prometheus_client import REGISTRY
 
 from app.errors import UpstreamTimeout, UpstreamUnavailable
-from app.facecheck.images import CheckedImage
 from app.sandbox import SandboxConfig, create_sandbox_app
 from app.upstream.circuit import CircuitBreaker, CircuitState
-from app.upstream.client import UpstreamClient
-from tests.images import make_image
-from tests.sandbox.conftest import FakeClock
-from tests.tenants.conftest import ManualClock
+from app.upstream.client import ImageFile, UpstreamClient
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.images import make_image
+from tests.fixtures.sandbox_app import FakeClock
 
 TOKEN = "sandbox"
 
@@ -43,9 +42,8 @@ class Rig:
         return body
 
 
-def image() -> list[CheckedImage]:
-    data = make_image(7)
-    return [CheckedImage(data=data, sha256="0" * 64, content_type="image/jpeg", extension="jpg")]
+def image() -> list[ImageFile]:
+    return [ImageFile(make_image(7), "image/jpeg", "jpg")]
 
 
 @pytest.fixture

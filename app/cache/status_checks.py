@@ -10,32 +10,30 @@ asks upstream directly, as before coalescing existed.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import orjson
 
 from app.cache.store import CacheStore
 from app.clock import Clock
-from app.config import Settings
-from app.quotas.storage import StoreUnavailable
-from app.upstream.client import UpstreamClient, wait_on_upstream
+from app.store_errors import StoreUnavailable
+from app.upstream.client import Body, UpstreamClient, wait_on_upstream
 
-Body = dict[str, Any]
 _WAIT_STEP = 0.05
 
 
-class CoalescedPoller:
-    def __init__(self, store: CacheStore, upstream: UpstreamClient, settings: Settings, clock: Clock) -> None:
+class StatusChecks:
+    def __init__(self, store: CacheStore, upstream: UpstreamClient, clock: Clock, *, poll_interval: float,
+                 upstream_timeout: float) -> None:
         self._store = store
         self._upstream = upstream
         self._clock = clock
-        self._interval_ms = max(1, round(settings.upstream_poll_interval_seconds * 1000))
+        self._interval_ms = max(1, round(poll_interval * 1000))
         # A shared status is replaced every interval while anyone polls; the TTL only clears it
         # (it may hold result thumbnails) once nobody does.
         self._status_ttl_ms = max(30_000, 5 * self._interval_ms)
-        self._patience = settings.upstream_timeout_seconds + settings.upstream_poll_interval_seconds
+        self._patience = upstream_timeout + poll_interval
 
-    async def status(self, upstream_id: str, demo: bool) -> tuple[Body, bool]:
+    async def fetch(self, upstream_id: str, demo: bool) -> tuple[Body, bool]:
         """Upstream's status answer for the search, and whether it was another caller's answer."""
         deadline = self._clock.monotonic() + self._patience
         try:

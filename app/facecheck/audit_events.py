@@ -1,4 +1,5 @@
-"""The search lifecycle's audit events, so the hooks in the search code stay one line each."""
+"""The search's own audit events (written through the audit writer), so the hooks in the search code
+stay one line each."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import FAILED
 from app.audit.writer import AuditWriter
 from app.facecheck.models import FINISHED, Search
-
-Body = dict[str, Any]
+from app.upstream.client import Body
 
 
 def _hashes(search: Search) -> list[str]:

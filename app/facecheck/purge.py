@@ -1,4 +1,4 @@
-"""Operator purges: one search's cached result, a tenant's, or everything. The admin API and the
+"""Operator purges of the result cache: one search's cached result, a tenant's, or everything. The admin API and the
 command line both call this."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from app.cache.service import ResultCache
 from app.db import Database
 from app.errors import NotFound
 from app.facecheck import repository as search_repo
-from app.tenants.key_service import existing_tenant
+from app.tenants.lookup import existing_tenant
 
 
 class Purged(BaseModel):

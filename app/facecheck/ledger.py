@@ -1,13 +1,14 @@
-"""SQL over the searches table: the database's record of every reservation."""
+"""SQL over the searches table as the record of every reservation: what the quota engine rebuilds its
+counters from and settles against, and what tenant usage reports and tenant deletion read."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cache.service import COALESCED, HIT
-from app.facecheck.models import COMMITTED, FINISHED, HELD, PENDING, REFUNDED, SUBMITTED, SUBMITTING, Search
-from app.quotas.policy import Reservation, Snapshot
+from app.facecheck.models import FINISHED, SUBMITTED, SUBMITTING, Search
+from app.quotas.policy import COMMITTED, HELD, PENDING, REFUNDED, Reservation, Snapshot
 
 _SPENT = (HELD, COMMITTED)
 _OPEN = (PENDING, HELD)  # not yet settled
@@ -27,7 +28,7 @@ async def snapshot(session: AsyncSession, month: str, day: str) -> Snapshot:
         .group_by(Search.tenant_id)
     )
     # Pending intents are left out: their requests verify their grant after recording it (see
-    # SearchLifecycle.try_submit), so one lost with the old counters is checked again, not assumed.
+    # SearchLifecycle.reserve_claimed), so one lost with the old counters is checked again, not assumed.
     held = await session.execute(
         select(Search.id, Search.tenant_id, Search.credits_reserved, Search.reserved_month, Search.reserved_day)
         .where(Search.reservation == HELD)
@@ -118,3 +119,8 @@ async def unsettled(session: AsyncSession, search_ids: set[str]) -> dict[str, st
     return {i: found.get(i) for i in search_ids}
 
 
+
+
+async def delete_for_tenant(session: AsyncSession, tenant_id: str) -> None:
+    """A deleted tenant's (settled) search records."""
+    await session.execute(delete(Search).where(Search.tenant_id == tenant_id))

@@ -6,11 +6,8 @@ every replica (see keycache.py).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
 from app.db import Database
@@ -19,21 +16,14 @@ from app.quotas.policy import Limits
 from app.tenants import repository as repo
 from app.tenants.keycache import KeyRecord
 from app.tenants.keys import DEFAULT_SCOPES, KEY_PREFIX, SCOPES, generate_key, hash_key
+from app.tenants.lookup import existing_tenant, new_id, no_change
 from app.tenants.models import ApiKey, Tenant
 from app.tenants.schemas import CreatedKey, KeyOut, Principal, RotatedKey
-
-
-def new_id() -> str:
-    return secrets.token_hex(8)
 
 
 def _utc(value: datetime | None) -> datetime | None:
     """An operator's expiry without a zone means UTC (as everything stored is)."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-async def no_change() -> None:
-    return None
 
 
 def key_out(key: ApiKey) -> KeyOut:
@@ -58,14 +48,6 @@ def record(key: ApiKey, tenant: Tenant) -> KeyRecord:
                           key.requests_per_minute, require_purpose=tenant.require_purpose,
                           cache_scope=tenant.cache_scope)
     return KeyRecord(principal, key.revoked_at is not None, tenant.status == "active", key.expires_at)
-
-
-async def existing_tenant(session: AsyncSession, tenant_ref: str) -> Tenant:
-    """The tenant named or identified by `tenant_ref`; NOT_FOUND when there is none."""
-    tenant = await repo.tenant_by_ref(session, tenant_ref)
-    if tenant is None:
-        raise NotFound("Tenant not found.")
-    return tenant
 
 
 class KeyService:
