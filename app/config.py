@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # recorded in the audit log and counted by the authentication brake.
     trusted_proxies: str = ""
 
+    # A held search upstream has not settled this many hours after its submit is flagged unresolved
+    # for an operator (never refunded on a guess).
+    unresolved_after_hours: float = Field(24.0, gt=0)
     # Ledger: upstream balance reads are recorded when the balance moved, and at least this often;
     # the drift gauge covers the last LEDGER_DAYS days (UTC) and is refreshed this often.
     ledger_record_seconds: float = Field(300.0, gt=0)

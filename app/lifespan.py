@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -166,10 +167,12 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         searches=SearchService(db, upstream, sharing, info, quotas, audit, clock, SearchSettings(
             settings.search_credit_cost, settings.search_wait_seconds, settings.upstream_poll_interval_seconds)),
         tracker=Tracker(db, lifecycle, sharing, quotas, clock, interval=settings.tracker_interval_seconds,
-                        balance_every=settings.balance_refresh_seconds),
+                        balance_every=settings.balance_refresh_seconds,
+                        unresolved_after=timedelta(hours=settings.unresolved_after_hours),
+                        probe_due=circuit.probe_due),
         audit=audit,
         readiness=readiness,
-        ledger=LedgerService(db, info, clock, days=settings.ledger_days,
+        ledger=LedgerService(db, info, audit, clock, days=settings.ledger_days,
                              refresh_seconds=settings.ledger_refresh_seconds),
     )
 

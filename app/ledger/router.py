@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import Admin, LedgerDep
-from app.ledger.schemas import LedgerReport
+from app.ledger.schemas import LedgerReport, SettledSearch, SettleRequest
 from app.openapi import ADMIN_ERRORS
 
 router = APIRouter(prefix="/admin", tags=["Admin: ledger"], responses=ADMIN_ERRORS)
@@ -18,3 +18,10 @@ router = APIRouter(prefix="/admin", tags=["Admin: ledger"], responses=ADMIN_ERRO
 async def ledger(service: LedgerDep, _: Admin,
                  days: Annotated[int | None, Query(ge=1, le=366)] = None) -> LedgerReport:
     return await service.report(days)
+
+
+@router.post("/ledger/searches/{id_search}/settle", summary="Settle an unresolved search: charge it or refund it",
+             description="Only a search flagged `unresolved` (upstream never said what became of it) can be "
+                         "settled this way; the decision is its one end in the audit log.")
+async def settle(id_search: str, decision: SettleRequest, service: LedgerDep, _: Admin) -> SettledSearch:
+    return await service.settle(id_search, charge=decision.charge)

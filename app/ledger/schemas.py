@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from app.facecheck.models import Search
 
 
 class LedgerDay(BaseModel):
@@ -42,3 +46,21 @@ class LedgerReport(BaseModel):
     gateway_held: int
     drift: int
     unsettled: list[UnsettledSearch]
+
+
+class SettleRequest(BaseModel):
+    """An operator's decision on an unresolved search: `charge` when upstream ran it, else refunded."""
+
+    charge: bool
+
+
+class SettledSearch(BaseModel):
+    id_search: str
+    tenant_id: str
+    status: str
+    credits_charged: int
+
+    @classmethod
+    def of(cls, search: Search) -> SettledSearch:
+        charged = search.credits_reserved if search.status == "finished" else 0
+        return cls(id_search=search.id, tenant_id=search.tenant_id, status=search.status, credits_charged=charged)

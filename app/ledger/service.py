@@ -8,12 +8,14 @@ import asyncio
 import contextlib
 import logging
 
+from app.audit.writer import AuditWriter
 from app.background import Background
 from app.clock import Clock
 from app.db import Database
 from app.errors import GatewayError
+from app.facecheck.corrections import settle_unresolved
 from app.ledger.report import build_report
-from app.ledger.schemas import LedgerReport
+from app.ledger.schemas import LedgerReport, SettledSearch
 from app.observability import metrics
 from app.upstream.info import UpstreamInfo
 
@@ -21,8 +23,10 @@ log = logging.getLogger("facecheck_gateway.ledger")
 
 
 class LedgerService:
-    def __init__(self, db: Database, info: UpstreamInfo, clock: Clock, *, days: int, refresh_seconds: float) -> None:
+    def __init__(self, db: Database, info: UpstreamInfo, audit: AuditWriter, clock: Clock, *, days: int,
+                 refresh_seconds: float) -> None:
         self._db = db
+        self._audit = audit
         self._info = info
         self._clock = clock
         self._days = days
@@ -38,6 +42,11 @@ class LedgerService:
         if days is None or days == self._days:
             metrics.LEDGER_DRIFT.set(report.drift)
         return report
+
+    async def settle(self, id_search: str, *, charge: bool) -> SettledSearch:
+        """An operator settles an unresolved search (the quota store follows at the tracker's next
+        reconciliation)."""
+        return SettledSearch.of(await settle_unresolved(self._db, self._audit, self._clock, id_search, charge=charge))
 
     def start(self) -> None:
         self._background.start(self._run())

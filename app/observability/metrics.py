@@ -123,6 +123,12 @@ SEARCHES_FAILED = _counter("searches_failed_total", "Searches that ended with an
 SEARCHES_IN_FLIGHT = _gauge(
     "searches_in_flight", "Searches upstream and not finished (set by the search tracker).", "mostrecent"
 )
+SEARCHES_UNRESOLVED = _gauge(
+    "searches_unresolved",
+    "Searches upstream never said the outcome of before UNRESOLVED_AFTER_HOURS: credits held, an operator "
+    "must settle them (set by the search tracker).",
+    "mostrecent",
+)  # fmt: skip
 
 # -- credits and quotas (set by the search tracker from the database) -------------------------------------------------
 CREDITS_RESERVED = _counter("credits_reserved_total", "Credits reserved before a submit.", ("tenant",))

@@ -198,6 +198,15 @@ class QuotaService:
         except StoreUnavailable:
             log.warning("quota store unreachable while settling; reconciliation will finish it")
 
+    async def recount(self) -> None:
+        """Replace the store's counters with the database's (after the database changed a settled
+        reservation behind the store's back: a refund corrected into a charge)."""
+        try:
+            await self.store.invalidate()
+            await self.rebuild()
+        except StoreUnavailable:
+            log.warning("quota store unreachable; its counters are rebuilt at the next reservation")
+
     async def reconcile(self) -> None:
         """Settle in the store every reservation the database no longer holds; rebuild a store that
         lost its counters (so usage reads are right before the next reservation would rebuild it)."""
