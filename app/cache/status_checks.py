@@ -35,11 +35,9 @@ class StatusChecks:
 
     async def fetch(self, upstream_id: str, demo: bool) -> tuple[Body, bool]:
         """Upstream's status answer for the search, and whether it was another caller's answer.
-        While the circuit breaker is open, upstream is not asked (CircuitOpen): callers answer from
-        the last known status instead."""
-        circuit = self._upstream.circuit
-        if circuit is not None and not circuit.closed:
-            raise circuit.refuse()
+        While the circuit breaker is open, upstream is not asked (CircuitOpen, unless this call is the
+        probe that closes it): callers answer from the last known status instead."""
+        await self._upstream.admit()
         deadline = self._clock.monotonic() + self._patience
         try:
             while True:

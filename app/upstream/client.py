@@ -83,7 +83,7 @@ class UpstreamClient:
         files = [("images", (f"image{i}.{img.extension}", img.data, img.content_type))
                  for i, img in enumerate(images, start=1)]
         data = {"id_search": id_search} if id_search else None
-        await self._admit()
+        await self.admit()
         return await self._post("upload_pic", "/api/upload_pic", idempotent=False, files=files, data=data)
 
     async def search(self, id_search: str, *, status_only: bool, demo: bool) -> Body:
@@ -91,7 +91,7 @@ class UpstreamClient:
         body = {"id_search": id_search, "with_progress": True, "status_only": status_only, "demo": demo}
         endpoint: UpstreamEndpoint = "search_status" if status_only else "search"
         if not status_only:
-            await self._admit()
+            await self.admit()
         return await self._post(endpoint, "/api/search", idempotent=status_only, json=body)
 
     async def delete_pic(self, id_search: str, id_pic: str) -> Body:
@@ -107,9 +107,10 @@ class UpstreamClient:
         metrics.observe_info(body)
         return body
 
-    async def _admit(self) -> None:
-        """New work goes only through a closed circuit; once the open period is over, the first
-        caller probes with /api/info and goes on if that answered."""
+    async def admit(self) -> None:
+        """New work (and, while the circuit is open, status checks) goes only through a closed
+        circuit; once the open period is over, the first caller probes with /api/info and goes on if
+        that answered. Raises CircuitOpen otherwise."""
         circuit = self.circuit
         if circuit is None or circuit.closed:
             return
