@@ -102,6 +102,12 @@ class SearchConflict(GatewayError):
     default_message = "This search was already submitted; its images can no longer change."
 
 
+class NotUnresolved(GatewayError):
+    status_code = 409
+    code = "NOT_UNRESOLVED"
+    default_message = "Only a search flagged unresolved can be settled by an operator."
+
+
 class UpstreamError(GatewayError):
     """An in-band error from FaceCheck itself: its own `error` and `code` pass through."""
 

@@ -15,7 +15,7 @@ import logging
 from app.audit.writer import AuditWriter
 from app.clock import Clock
 from app.db import Database
-from app.errors import NotFound, SearchConflict
+from app.errors import NotFound, NotUnresolved
 from app.facecheck import audit_events
 from app.facecheck import repository as repo
 from app.facecheck.models import FAILED, FINISHED, SUBMITTED, UNCERTAIN, UNRESOLVED, Search
@@ -60,7 +60,7 @@ async def settle_unresolved(db: Database, audit: AuditWriter, clock: Clock, id_s
         status, code = (FINISHED, None) if charge else (FAILED, OPERATOR_REFUND)
         if not await repo.transition(session, search.id, (UNRESOLVED,), status=status, error_code=code,
                                      finished_at=clock.now()):
-            raise SearchConflict("Only an unresolved search can be settled by an operator.")
+            raise NotUnresolved()
         await repo.settle_reservation(session, search.id, COMMITTED if charge else REFUNDED)
         search.status, search.error_code = status, code
         await audit_events.ended(audit, search, status, None, code, result_urls=False, session=session)

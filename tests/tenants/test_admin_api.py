@@ -24,6 +24,7 @@ ROUTES = [
     ("POST", "/admin/keys/x/rotate", {}),
     ("GET", "/admin/upstream", None),
     ("GET", "/admin/ledger", None),
+    ("POST", "/admin/ledger/searches/x/settle", {"charge": True}),
     ("DELETE", "/admin/cache", None),
     ("DELETE", "/admin/cache/searches/x", None),
 ]
