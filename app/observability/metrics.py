@@ -5,10 +5,10 @@ are as many as an operator creates), fixed sets of methods, outcomes and error c
 an id_search or a query string. Series that multi-worker mode must combine say how
 (`multiprocess_mode`): counters and histograms are summed over workers automatically.
 
-Some metrics are defined before the feature that moves them exists, so that dashboards resolve
-from day one: the quota engine (credits, quota rejections, searches in flight), the result cache
-(cache hits, misses, coalesced polls, credits saved), the audit writer (spool depth) and the
-circuit breaker (circuit state) update them through the objects below.
+The features that own a metric move it through the objects below: the quota engine (credits, quota
+rejections), the search tracker (searches in flight and unresolved), the result cache (hits,
+misses, coalesced polls, credits saved), the audit writer (spool depth), the circuit breaker
+(circuit state) and the ledger (drift).
 """
 
 from __future__ import annotations
