@@ -138,14 +138,13 @@ class SearchService:
         search = await self._owned(principal, request.id_search)
         answer: Answer | None = None
         if not request.status_only and search.status in (UPLOADED, SUBMITTING):
-            if principal.limits.demo_only and not request.demo:
-                raise DemoOnly()
-            if principal.require_purpose and not audit_call.purpose():
-                raise PurposeRequired()
-            answer = await self._sharing.start(search, request.demo, principal, fresh)
+            answer = await self._start(principal, search, request, fresh)
         started = answer is not None
         if answer is None:
             answer = await self._sharing.progress(search)
+            if not request.status_only and search.status == UPLOADED:  # upstream never started it: now
+                started_now = await self._start(principal, search, request, fresh)
+                answer, started = started_now or answer, started_now is not None
         if not request.with_progress and not is_final(answer.body) and search.status != UPLOADED:
             answer = await self._wait(search, answer)
         stats = context.current()
@@ -154,6 +153,14 @@ class SearchService:
         if started or answer.outcome == COALESCED:  # hits and misses count searches, not their polls
             metrics.cache_outcome(principal.tenant_name, answer.outcome)
         return self._present(search, answer.body), {**answer.headers, "X-Cache": answer.outcome.upper()}
+
+    async def _start(self, principal: Principal, search: Search, request: SearchRequest, fresh: bool
+                     ) -> Answer | None:
+        if principal.limits.demo_only and not request.demo:
+            raise DemoOnly()
+        if principal.require_purpose and not audit_call.purpose():
+            raise PurposeRequired()
+        return await self._sharing.start(search, request.demo, principal, fresh)
 
     async def _wait(self, search: Search, answer: Answer) -> Answer:
         """`with_progress: false`: hold the call until the result is final or the wait limit."""
