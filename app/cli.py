@@ -1,4 +1,4 @@
-"""The `facecheck-gateway` command: serve, migrate, the sandbox alone, tenants, keys and cache purges.
+"""The `facecheck-gateway` command: serve, migrate, the sandbox alone, tenants, keys, cache purges, the ledger.
 
 Tenant and key commands call the same service layer as the HTTP surface.
 """
@@ -18,6 +18,7 @@ from app.cache.commands import add_parsers as add_cache_parsers
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.errors import GatewayError
+from app.ledger.commands import add_parsers as add_ledger_parsers
 from app.notify.commands import add_parsers as add_webhook_parsers
 from app.observability.logging import configure_logging
 from app.observability.multiprocess import shared_metrics_dir
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parsers(sub)
     add_cache_parsers(sub)
     add_webhook_parsers(sub)
+    add_ledger_parsers(sub)
     return parser
 
 

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
     upstream_timeout_seconds: float = Field(30.0, gt=0)
     upstream_poll_interval_seconds: float = Field(1.0, gt=0)
+    # Circuit breaker: this many consecutive transport failures, timeouts or 5xx (0: never) pause new
+    # uploads and submits for CIRCUIT_OPEN_SECONDS; then an /api/info probe decides.
+    circuit_failure_threshold: int = Field(5, ge=0)
+    circuit_open_seconds: float = Field(30.0, gt=0)
     # How long `with_progress: false` holds the call open before answering with the current status.
     search_wait_seconds: float = Field(60.0, ge=0)
 
@@ -124,6 +128,14 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(5.0, gt=0)
     webhook_max_attempts: int = Field(10, ge=1)
     webhook_retry_seconds: float = Field(10.0, gt=0)
+    # A held search upstream has not settled this many hours after its submit is flagged unresolved
+    # for an operator (never refunded on a guess).
+    unresolved_after_hours: float = Field(24.0, gt=0)
+    # Ledger: upstream balance reads are recorded when the balance moved, and at least this often;
+    # the drift gauge covers the last LEDGER_DAYS days (UTC) and is refreshed this often.
+    ledger_record_seconds: float = Field(300.0, gt=0)
+    ledger_days: int = Field(7, ge=1, le=366)
+    ledger_refresh_seconds: float = Field(60.0, gt=0)
 
     log_level: str = "INFO"
     # `auto`: text for humans when stderr is an interactive terminal, JSON lines otherwise.

@@ -18,6 +18,7 @@ from app.db import Database
 from app.errors import Forbidden
 from app.facecheck.purge import CachePurge
 from app.facecheck.service import SearchService
+from app.ledger.service import LedgerService
 from app.lifespan import Resources
 from app.netaddr import client_ip
 from app.notify.service import NotifyService
@@ -101,6 +102,10 @@ async def _upstream_info(resources: _ResourcesDep) -> UpstreamInfo:
     return resources.upstream_info
 
 
+async def _ledger(resources: _ResourcesDep) -> LedgerService:
+    return resources.ledger
+
+
 async def _audit(resources: _ResourcesDep) -> AuditWriter:
     return resources.audit
 
@@ -108,6 +113,7 @@ async def _audit(resources: _ResourcesDep) -> AuditWriter:
 ReadinessDep = Annotated[Readiness, Depends(_readiness)]
 UpstreamInfoDep = Annotated[UpstreamInfo, Depends(_upstream_info)]
 AuditDep = Annotated[AuditWriter, Depends(_audit)]
+LedgerDep = Annotated[LedgerService, Depends(_ledger)]
 
 
 # -- tenants, searches ------------------------------------------------------------------------------

@@ -114,6 +114,12 @@ class SearchConflict(GatewayError):
     default_message = "This search was already submitted; its images can no longer change."
 
 
+class NotUnresolved(GatewayError):
+    status_code = 409
+    code = "NOT_UNRESOLVED"
+    default_message = "Only a search flagged unresolved can be settled by an operator."
+
+
 class UpstreamError(GatewayError):
     """An in-band error from FaceCheck itself: its own `error` and `code` pass through."""
 
@@ -129,6 +135,10 @@ class UpstreamUnavailable(GatewayError):
     status_code = 502
     code = "UPSTREAM_UNAVAILABLE"
     default_message = "The face-search service is unavailable; try again shortly."
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """New work refused by the open circuit breaker: nothing was sent upstream."""
 
 
 class UpstreamTimeout(GatewayError):

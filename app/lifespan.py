@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ from app.facecheck.purge import CachePurge
 from app.facecheck.service import SearchService, SearchSettings
 from app.facecheck.sharing import SearchSharing, SharingSettings
 from app.facecheck.tracker import Tracker
+from app.ledger.service import LedgerService
 from app.notify.service import NotifyService
 from app.notify.watch import BudgetWatch, build_notify
 from app.observability.exposition import worker_exited
@@ -40,6 +42,8 @@ from app.tenants.auth import Authenticator
 from app.tenants.keycache import KeyCache, channel_for
 from app.tenants.service import TenantService
 from app.tenants.throttle import AuthThrottle, MemoryThrottle, RedisThrottle
+from app.upstream.balance import BalanceRecorder
+from app.upstream.circuit import CircuitBreaker
 from app.upstream.client import UpstreamClient
 from app.upstream.info import UpstreamInfo
 
@@ -63,6 +67,7 @@ class Resources:
     readiness: Readiness
     notify: NotifyService
     budget_watch: BudgetWatch
+    ledger: LedgerService
 
 
 def sandbox_config(settings: Settings, tokens: list[str]) -> SandboxConfig:
@@ -116,8 +121,11 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
     db = Database(settings.effective_database_url)
     http, token = build_upstream_http(settings)
     redis = build_redis(settings)
-    upstream = UpstreamClient(http, token)
-    info = UpstreamInfo(upstream, clock, settings.info_cache_seconds)
+    circuit = CircuitBreaker(clock, failure_threshold=settings.circuit_failure_threshold,
+                             open_seconds=settings.circuit_open_seconds)
+    upstream = UpstreamClient(http, token, circuit=circuit)
+    info = UpstreamInfo(upstream, clock, settings.info_cache_seconds,
+                        BalanceRecorder(db, clock, settings.ledger_record_seconds))
     store: QuotaStore = RedisStore(redis, settings.redis_key_prefix) if redis is not None else MemoryStore()
     quotas = QuotaService(store, db, ledger, clock, info.balance, search_price=settings.search_credit_cost,
                           fail_mode=settings.quota_fail_mode,
@@ -161,11 +169,15 @@ def build_resources(settings: Settings, clock: Clock) -> Resources:
         searches=SearchService(db, upstream, sharing, info, quotas, audit, clock, SearchSettings(
             settings.search_credit_cost, settings.search_wait_seconds, settings.upstream_poll_interval_seconds)),
         tracker=Tracker(db, lifecycle, sharing, quotas, clock, interval=settings.tracker_interval_seconds,
-                        balance_every=settings.balance_refresh_seconds),
+                        balance_every=settings.balance_refresh_seconds,
+                        unresolved_after=timedelta(hours=settings.unresolved_after_hours),
+                        probe_due=circuit.probe_due),
         audit=audit,
         readiness=readiness,
         notify=notify,
         budget_watch=budget_watch,
+        ledger=LedgerService(db, info, audit, clock, days=settings.ledger_days,
+                             refresh_seconds=settings.ledger_refresh_seconds),
     )
 
 
@@ -176,6 +188,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
         resources = build_resources(settings, clock)
         app.state.resources = resources
         resources.tracker.start()
+        resources.ledger.start()
         resources.audit.start()  # replays what a previous run left in the spool, then keeps watch
         resources.budget_watch.start()
         # Pub/sub holds its connection open waiting, so it gets a client without the short timeouts.
@@ -190,6 +203,7 @@ def make_lifespan(settings: Settings, clock: Clock) -> Callable[[FastAPI], Abstr
                 await listener.aclose()
             await resources.tracker.stop()
             await resources.budget_watch.stop()
+            await resources.ledger.stop()
             await resources.audit.stop()
             await resources.quotas.store.close()
             await resources.http.aclose()

@@ -28,6 +28,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.facecheck.router import router as facecheck_router
+from app.ledger.router import router as ledger_router
 from app.lifespan import make_lifespan
 from app.notify.router import router as webhook_router
 from app.observability.limits import BodyLimitMiddleware, HeaderLimitMiddleware
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(facecheck_router)
     app.include_router(admin_router)
     app.include_router(upstream_admin_router)
+    app.include_router(ledger_router)
     app.include_router(audit_router)
     app.include_router(cache_admin_router)
     install_console(app)

@@ -12,7 +12,8 @@ import app.audit.models
 import app.console.models
 import app.facecheck.models
 import app.notify.models
-import app.tenants.models  # noqa: F401
+import app.tenants.models
+import app.upstream.models  # noqa: F401
 from app.config import Settings
 from app.db.base import Base
 from app.db.engine import make_engine

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 # Bottom up. "kernel" is every top-level module of app/ and app/db/.
-LAYERS = ("kernel", "observability", "upstream", "quotas", "cache", "audit", "tenants", "notify", "facecheck",
+LAYERS = ("kernel", "observability", "upstream", "quotas", "cache", "audit", "tenants", "notify", "facecheck", "ledger",
           "console")
 ISOLATED = "sandbox"
 INTERFACE = frozenset({"router.py", "commands.py"})

@@ -34,7 +34,10 @@ class StatusChecks:
         self._patience = upstream_timeout + poll_interval
 
     async def fetch(self, upstream_id: str, demo: bool) -> tuple[Body, bool]:
-        """Upstream's status answer for the search, and whether it was another caller's answer."""
+        """Upstream's status answer for the search, and whether it was another caller's answer.
+        While the circuit breaker is open, upstream is not asked (CircuitOpen, unless this call is the
+        probe that closes it): callers answer from the last known status instead."""
+        await self._upstream.admit()
         deadline = self._clock.monotonic() + self._patience
         try:
             while True:
@@ -56,3 +59,11 @@ class StatusChecks:
             with contextlib.suppress(StoreUnavailable):  # then only this caller has the answer
                 await self._store.save_status(upstream_id, orjson.dumps(body), self._status_ttl_ms)
         return body
+
+    async def last_known(self, upstream_id: str) -> Body | None:
+        """The last status answer shared for the search, while it is kept; None without one."""
+        try:
+            raw = await self._store.last_status(upstream_id)
+        except StoreUnavailable:
+            return None
+        return orjson.loads(raw) if raw is not None else None

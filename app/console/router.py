@@ -19,7 +19,7 @@ from app.audit.router import filters as audit_filters
 from app.audit.service import ExportFormat
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.console import forms, widgets
+from app.console import forms
 from app.console.charts import usage_chart
 from app.console.service import ConsoleService
 from app.console.sessions import ConsoleSessions
@@ -39,7 +39,7 @@ from app.console.web import (
     text,
 )
 from app.db import Database
-from app.deps import AuditDep, AuthDep, CachePurgeDep, DatabaseDep, SettingsDep, TenantsDep, UpstreamInfoDep
+from app.deps import AuditDep, AuthDep, CachePurgeDep, DatabaseDep, LedgerDep, SettingsDep, TenantsDep, UpstreamInfoDep
 from app.errors import BadRequest, Forbidden, GatewayError, InvalidToken, RateLimited
 from app.observability.context import note_error
 from app.tenants.schemas import TENANT_NAME_PATTERN, TenantSettingsIn
@@ -60,12 +60,13 @@ class Console:
 
 
 async def console(request: Request, settings: SettingsDep, db: DatabaseDep, tenants: TenantsDep, audit: AuditDep,
-                  purge: CachePurgeDep, upstream: UpstreamInfoDep, auth: AuthDep) -> Console:
+                  purge: CachePurgeDep, upstream: UpstreamInfoDep, ledger: LedgerDep,
+                  auth: AuthDep) -> Console:
     """Built once per process from the objects the lifespan made."""
     built: Console | None = getattr(request.app.state, "console", None)
     if built is None or built.db is not db:
         clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
-        service = ConsoleService(db, tenants, audit, purge, upstream, clock, chain_key(settings.secret_bytes))
+        service = ConsoleService(db, tenants, audit, purge, upstream, ledger, clock, chain_key(settings.secret_bytes))
         sessions = ConsoleSessions(db, auth, settings.secret_bytes, clock, idle_seconds=settings.console_idle_seconds,
                                    link_seconds=settings.console_link_seconds)
         built = Console(settings, service, sessions, db)
@@ -103,8 +104,6 @@ async def home(request: Request, c: ConsoleDep, who: SignedDep) -> Response:
     if not who.actor.is_operator:
         return redirect(f"{PATH}/tenants/{who.actor.tenant_id}")
     overview = await c.service.overview(who.actor)
-    overview.circuit = widgets.circuit_state(request.app.state)
-    overview.ledger_drift = widgets.ledger_drift(request.app.state)
     return render(request, "overview.html", who, overview=overview)
 
 

@@ -5,6 +5,7 @@ and the list of tenants (with spend across tenants) are operators' pages."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,7 @@ from app.db import Database
 from app.errors import BadRequest, GatewayError, NotFound
 from app.facecheck import ledger
 from app.facecheck.purge import CachePurge, Purged
+from app.ledger.service import LedgerService
 from app.quotas.policy import day_of, month_of
 from app.tenants.schemas import CreatedKey, KeyOut, LimitsIn, RotatedKey, TenantOut, TenantSettingsIn, UsageReport
 from app.tenants.service import TenantService
@@ -62,12 +64,13 @@ class TenantPage:
 
 class ConsoleService:
     def __init__(self, db: Database, tenants: TenantService, audit: AuditWriter, purge: CachePurge,
-                 upstream: UpstreamInfo, clock: Clock, chain_key: bytes) -> None:
+                 upstream: UpstreamInfo, ledger: LedgerService, clock: Clock, chain_key: bytes) -> None:
         self._db = db
         self._tenants = tenants
         self._audit = audit
         self._purge = purge
         self._upstream = upstream
+        self._ledger = ledger
         self._clock = clock
         self._chain_key = chain_key
 
@@ -81,9 +84,13 @@ class ConsoleService:
             upstream = await self._upstream.status(actor)
         except GatewayError as exc:
             error = exc.message
+        drift = None
+        with contextlib.suppress(GatewayError):  # the books read the database only; shown when it answers
+            drift = (await self._ledger.report(actor, fresh_read=False)).drift
         since = self._clock.now() - timedelta(days=REJECTIONS_DAYS)
         return Overview(
-            upstream=upstream, upstream_error=error, in_flight=sum(r.in_flight for r in rows),
+            upstream=upstream, upstream_error=error, circuit=upstream.circuit if upstream else None,
+            ledger_drift=drift, in_flight=sum(r.in_flight for r in rows),
             credits_today=sum(r.credits_today for r in rows), credits_month=sum(r.credits_month for r in rows),
             top=sorted(rows, key=lambda r: -r.credits_month)[:5],
             rejections=await audit_service.rejections(self._db, actor, None, since, None),

@@ -62,3 +62,27 @@ async def ended(audit: AuditWriter, search: Search, status: str, body: Body | No
         detail={"urls": [str(i.get("url")) for i in items]} if finished and result_urls else None,
         session=session,
     )  # fmt: skip
+
+
+async def refused(audit: AuditWriter, search: Search, code: str | None) -> None:
+    """Upstream did not start the search (its answer to the submit, or a status check of an uncertain
+    submit): the reservation was refunded. Not the search's end: it may be submitted again."""
+    await audit.record("search.refused", FAILED, **_owner(search), demo=bool(search.demo), code=code,
+                       credits_reserved=search.credits_reserved, credits_refunded=search.credits_reserved)
+
+
+async def unresolved(audit: AuditWriter, search: Search, *, session: AsyncSession) -> None:
+    """Upstream never said what became of the search before the deadline: flagged for an operator,
+    its credits still held."""
+    await audit.record("search.unresolved", "flagged", **_owner(search), demo=bool(search.demo),
+                       credits_reserved=search.credits_reserved, session=session)
+
+
+async def corrected(audit: AuditWriter, search: Search, body: Body, *, session: AsyncSession) -> None:
+    """Upstream delivered a search the gateway had refunded: charged after all, the correction recorded."""
+    output = body.get("output")
+    items = output.get("items") if isinstance(output, dict) else None
+    await audit.record("search.corrected", "ok", **_owner(search), demo=bool(search.demo),
+                       credits_reserved=search.credits_reserved, credits_charged=search.credits_reserved,
+                       result_count=len(items) if isinstance(items, list) else None,
+                       detail={"correction": "charged after a refund"}, session=session)

@@ -2,11 +2,15 @@
 
 A submit claims the search in the database and records its reservation there (so a rebuild or a
 restart knows it), then reserves in the quota store (`reserve_claimed`, shared by a run and by a
-charged cache hit), then asks upstream. Any failure before upstream has the search undoes both.
-Completion commits the reservation, an upstream error refunds it: the store first (idempotent),
-then the database, conditionally, so however many polls or replicas race, one of them settles and
-the others find nothing to do. That one also caches the result, ends the single flight and (if
-configured) deletes the inputs upstream.
+charged cache hit), then asks upstream. Any failure before the request may have left undoes both.
+
+Settlement follows upstream's word (verdicts.py, docs/money.md): committed on its final output,
+refunded only when its answer to the submit refused it, a status check shows an uncertain submit
+never started, or it reports the run failed. A lost answer, a timeout, a 5xx or an error on a status
+check settles nothing: the search stays held (`uncertain` when the submit's own answer was lost) and
+is asked about again. Settling is the store first (idempotent), then the database, conditionally, so
+however many polls or replicas race, one of them settles and the others find nothing to do. That one
+also caches the result, ends the single flight and (if configured) deletes the inputs upstream.
 
 Status checks go through the coalesced status checks, so upstream hears about each search at most
 once per poll interval whoever asks (clients, the tracker, `with_progress: false` waits).
@@ -28,10 +32,20 @@ from app.cache.service import COALESCED, MISS, Entry, Outcome, ResultCache
 from app.cache.status_checks import StatusChecks
 from app.clock import Clock
 from app.db import Database
-from app.errors import GatewayError, error_code
-from app.facecheck import audit_events
+from app.errors import CircuitOpen, GatewayError
+from app.facecheck import audit_events, corrections
 from app.facecheck import repository as repo
-from app.facecheck.models import FAILED, FINISHED, SUBMITTED, SUBMITTING, UPLOADED, Search
+from app.facecheck.models import (
+    FAILED,
+    FINISHED,
+    HELD_STATES,
+    SUBMITTED,
+    SUBMITTING,
+    UNCERTAIN,
+    UPLOADED,
+    Search,
+)
+from app.facecheck.verdicts import Verdict, of_status, of_submit
 from app.observability import metrics
 from app.quotas.policy import COMMITTED, PENDING, REFUNDED, Limits, Reservation
 from app.quotas.service import QuotaService
@@ -39,6 +53,9 @@ from app.tenants import repository as tenant_repo
 from app.upstream.client import Body, UpstreamClient, raise_in_band
 
 log = logging.getLogger("facecheck_gateway.searches")
+
+
+IN_FLIGHT = "Search in progress; waiting for the face-search service to report on it."
 
 
 def is_final(body: Body) -> bool:
@@ -53,6 +70,7 @@ class Answer:
     body: Body
     outcome: Outcome = MISS
     headers: dict[str, str] = field(default_factory=dict)
+    known: bool = True  # False: upstream could not be asked, this is the last known status
 
 
 class SearchLifecycle:
@@ -117,23 +135,46 @@ class SearchLifecycle:
             raise
         try:
             body = await self._upstream.search(search.upstream_id, status_only=False, demo=demo)
-        except BaseException as exc:
-            # Not started (or unknown): give the money back and release the claim so a retry can
-            # submit; upstream treats a repeated submit of the same id as a status check.
+        except CircuitOpen:  # refused before anything was sent: nothing ran
             await asyncio.shield(self.release(search, reservation_state=REFUNDED))
-            await self._submit_failed(search, error_code(exc) if isinstance(exc, GatewayError) else None)
             raise
-        if body.get("error"):
+        except Exception:
+            # The request may have reached upstream: the outcome is unknown and the credits stay
+            # held until upstream says whether it started (never a refund on a guess). The caller
+            # hears it is in flight; its next poll asks upstream.
+            await asyncio.shield(self._now_uncertain(search, demo, reservation.cost))
+            return Answer(self._in_flight(None), MISS, headers, known=False)
+        except BaseException:  # cancelled mid-request: the same, and the cancellation goes on
+            await asyncio.shield(self._now_uncertain(search, demo, reservation.cost))
+            raise
+        verdict = of_submit(body)
+        if verdict is Verdict.REFUSED:  # upstream's own answer: it did not start it
             await asyncio.shield(self.release(search, reservation_state=REFUNDED))
-            await self._submit_failed(search, str(body.get("code") or "EXCEPTION"))
+            await self._refused(search, str(body.get("code") or "EXCEPTION"))
             raise_in_band(body, search.id)
-        async with self._db.transaction() as session:
-            await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED, demo=demo)
-        search.status = SUBMITTED
+        if verdict is Verdict.UNKNOWN:
+            await self._now_uncertain(search, demo, reservation.cost)
+            return Answer(self._in_flight(body), MISS, headers)
+        await self._moved(search, (SUBMITTING,), SUBMITTED, demo=demo)
         metrics.search_submitted(await self.tenant_name(search.tenant_id), demo, reservation.cost)
         if is_final(body):
             await self.finish(search, FINISHED, body)
         return Answer(body, MISS, headers)
+
+    async def _now_uncertain(self, search: Search, demo: bool, cost: int) -> None:
+        """A submit whose answer was lost: held, and resolved by asking upstream (`check`)."""
+        if await self._moved(search, (SUBMITTING,), UNCERTAIN, demo=demo):
+            log.warning("submit outcome unknown; credits held until upstream says", extra={"credits": cost})
+            metrics.search_submitted(await self.tenant_name(search.tenant_id), demo, cost)
+
+    async def _moved(self, search: Search, from_status: tuple[str, ...], status: str, **values: Any) -> bool:
+        async with self._db.transaction() as session:
+            moved = await repo.transition(session, search.id, from_status, status=status, **values)
+        if moved:
+            search.status = status
+            for name, value in values.items():
+                setattr(search, name, value)
+        return moved
 
     async def finish_charged(self, search: Search, cost: int,
                              record: Callable[[AsyncSession], Awaitable[None]]) -> None:
@@ -146,12 +187,12 @@ class SearchLifecycle:
             await repo.settle_reservation(session, search.id, COMMITTED)
             await record(session)
 
-    async def _submit_failed(self, search: Search, code: str | None) -> None:
-        """The submit never started upstream: its reservation was refunded (the search may be retried)."""
+    async def _refused(self, search: Search, code: str | None) -> None:
+        """Upstream did not start the search: refunded, and it may be submitted again (not its end)."""
         try:
-            await audit_events.ended(self._audit, search, FAILED, None, code, result_urls=self._result_urls)
+            await audit_events.refused(self._audit, search, code)
         except GatewayError:
-            log.error("audit event of a failed submit could not be recorded")
+            log.error("audit event of a refused submit could not be recorded")
 
     async def load(self, search_id: str) -> Search | None:
         async with self._db.transaction() as session:
@@ -178,15 +219,57 @@ class SearchLifecycle:
         return Answer(body, COALESCED if shared else MISS)
 
     async def check(self, search: Search) -> Answer:
-        """Ask upstream (coalesced) where the search is; settle it when upstream says it is over."""
-        body, shared = await self._status_checks.fetch(search.upstream_id, bool(search.demo))
-        if body.get("error"):
-            if search.status == SUBMITTED:
-                await self.finish(search, FAILED, error_code=str(body.get("code") or "EXCEPTION"))
+        """Ask upstream (coalesced) where the search is, and settle it only on upstream's word
+        (app/facecheck/verdicts.py). When upstream cannot be asked or cannot tell, a held search
+        answers its last known status: in flight, never an error, and nothing settles."""
+        try:
+            body, shared = await self._status_checks.fetch(search.upstream_id, bool(search.demo))
+        except GatewayError:
+            if search.status not in HELD_STATES:
+                raise
+            return await self._last_known(search)
+        verdict = of_status(body)
+        if verdict is Verdict.FINISHED:
+            if search.status in HELD_STATES:
+                await self.finish(search, FINISHED, body)
+            elif search.status == FAILED or search.reservation == REFUNDED:
+                await self._delivered_after_refund(search, body)
+        elif verdict is Verdict.FAILED and search.status in HELD_STATES:
+            await self.finish(search, FAILED, error_code=str(body.get("code") or "EXCEPTION"))
+        elif verdict is Verdict.RUNNING and search.status == UNCERTAIN:
+            await self._moved(search, (UNCERTAIN,), SUBMITTED)
+        elif verdict is Verdict.NOT_STARTED and search.status == UNCERTAIN:
+            await self._never_started(search)
+        elif verdict is Verdict.UNKNOWN and search.status in HELD_STATES:
+            return await self._last_known(search)
+        if body.get("error") and search.status not in HELD_STATES:
             raise_in_band(body, search.id)
-        if is_final(body) and search.status == SUBMITTED:
-            await self.finish(search, FINISHED, body)
         return Answer(body, COALESCED if shared else MISS)
+
+    async def _last_known(self, search: Search) -> Answer:
+        body = await self._status_checks.last_known(search.upstream_id)
+        return Answer(self._in_flight(body), MISS, known=False)
+
+    @staticmethod
+    def _in_flight(body: Body | None) -> Body:
+        """The last status upstream gave that was neither an error nor final, else a plain in-flight one."""
+        if body is not None and not body.get("error") and body.get("progress") is not None and not is_final(body):
+            return body
+        return {"message": IN_FLIGHT, "progress": 0}
+
+    async def _never_started(self, search: Search) -> None:
+        """Upstream has an uncertain submit as never started: refund it, it may be submitted again."""
+        await self._quotas.refund(search.id)
+        values: dict[str, Any] = {"submitted_at": None, "reservation": REFUNDED}
+        if await self._moved(search, (UNCERTAIN,), UPLOADED, **values):
+            log.info("uncertain submit never started upstream; refunded")
+            await self._refused(search, "NOT_STARTED")
+            if search.cache_key is not None:
+                await self._cache.leave(search.cache_key, search.id)
+
+    async def _delivered_after_refund(self, search: Search, body: Body) -> None:
+        if await corrections.charge_after_refund(self._db, self._audit, self._clock, search, body):
+            await self._quotas.recount()  # the store's counters follow the database
 
     async def finish(self, search: Search, status: str, body: Body | None = None, error_code: str | None = None
                      ) -> None:
@@ -196,7 +279,7 @@ class SearchLifecycle:
             await self._quotas.refund(search.id)
         async with self._db.transaction() as session:
             moved = await repo.transition(
-                session, search.id, (SUBMITTED,), status=status, error_code=error_code, finished_at=self._clock.now()
+                session, search.id, HELD_STATES, status=status, error_code=error_code, finished_at=self._clock.now()
             )
             await repo.settle_reservation(session, search.id, COMMITTED if status == FINISHED else REFUNDED)
             if moved:  # the one call that moved it records the end, in the same transaction
@@ -239,16 +322,11 @@ class SearchLifecycle:
         return tenant.name if tenant is not None else metrics.NO_TENANT
 
     async def resolve_stale_claim(self, search: Search) -> None:
-        """A process died between claiming a submit and recording its outcome: ask upstream
-        whether the search started, then settle accordingly."""
-        body, _ = await self._status_checks.fetch(search.upstream_id, bool(search.demo))
-        started = body.get("progress") is not None or is_final(body)
-        if body.get("error") or not started:
-            log.info("stale submit claim released", extra={"search_started": started})
-            await self.release(search, reservation_state=REFUNDED)
-            return
-        async with self._db.transaction() as session:
-            await repo.transition(session, search.id, (SUBMITTING,), status=SUBMITTED)
-        search.status = SUBMITTED
-        if is_final(body):
-            await self.finish(search, FINISHED, body)
+        """A process died between claiming a submit and recording its outcome: the same as a submit
+        whose answer was lost. Uncertain, then settled on upstream's word (`check`)."""
+        await self._now_uncertain(search, bool(search.demo), search.credits_reserved)
+        if search.status == UNCERTAIN:
+            await self.check(search)
+
+    async def flag_unresolved(self, search: Search) -> None:
+        await corrections.flag_unresolved(self._db, self._audit, search)

@@ -9,9 +9,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, UTCDateTime
 
-# Lifecycle: uploaded -> submitting -> submitted -> finished | failed. `submitting` is the
-# short claim that makes exactly one concurrent first submit go upstream.
+# Lifecycle: uploading -> uploaded -> submitting -> submitted -> finished | failed. `uploading` is
+# recorded before the images leave (an upload whose answer is lost ends `upload_failed`, its hashes
+# kept); `submitting` is the short claim that makes exactly one concurrent first submit go upstream.
+# A submit whose outcome is unknown is `uncertain` until upstream says whether it started; one still
+# unknown past UNRESOLVED_AFTER_HOURS is `unresolved`, for an operator. Held: credits still reserved.
 UPLOADED, SUBMITTING, SUBMITTED, FINISHED, FAILED = "uploaded", "submitting", "submitted", "finished", "failed"
+UPLOADING, UPLOAD_FAILED = "uploading", "upload_failed"
+UNCERTAIN, UNRESOLVED = "uncertain", "unresolved"
+HELD_STATES = (SUBMITTED, UNCERTAIN, UNRESOLVED)
 # `reservation` holds the quota engine's reservation states (app.quotas.policy): the database is
 # the record the quota store is rebuilt from.
 

@@ -9,8 +9,18 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.facecheck.models import SUBMITTED, SUBMITTING, UPLOADED, Search
-from app.quotas.policy import HELD, PENDING
+from app.facecheck.models import (
+    FINISHED,
+    HELD_STATES,
+    SUBMITTED,
+    SUBMITTING,
+    UNCERTAIN,
+    UPLOAD_FAILED,
+    UPLOADED,
+    UPLOADING,
+    Search,
+)
+from app.quotas.policy import COMMITTED, HELD, PENDING, REFUNDED
 
 
 async def add(session: AsyncSession, search: Search) -> None:
@@ -70,9 +80,34 @@ async def settle_reservation(session: AsyncSession, search_id: str, state: str) 
 
 
 async def in_flight(session: AsyncSession, limit: int = 500) -> list[Search]:
-    """Submitted searches not yet over, oldest first (the tracker follows them)."""
-    stmt = select(Search).where(Search.status == SUBMITTED).order_by(Search.submitted_at).limit(limit)
+    """Searches whose credits are held (submitted, uncertain, unresolved), oldest first: the tracker
+    follows them until upstream says how they ended."""
+    stmt = select(Search).where(Search.status.in_(HELD_STATES)).order_by(Search.submitted_at).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+async def overdue(session: AsyncSession, before: datetime, limit: int = 100) -> list[Search]:
+    """Held searches submitted before `before` that upstream has still not settled."""
+    stmt = (select(Search).where(Search.status.in_((SUBMITTED, UNCERTAIN)), Search.submitted_at < before)
+            .limit(limit))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def abandon_uploads(session: AsyncSession, before: datetime) -> None:
+    """Uploads recorded before `before` whose answer never got recorded (a process died, or the
+    database went away after upstream answered): ended, their image hashes kept as the record."""
+    stmt = (update(Search).where(Search.status == UPLOADING, Search.created_at < before)
+            .values(status=UPLOAD_FAILED))
+    await session.execute(stmt)
+
+
+async def correct_to_committed(session: AsyncSession, search_id: str, now: datetime) -> bool:
+    """A refunded search upstream delivered after all: charged (once; False if already corrected)."""
+    stmt = (update(Search).where(Search.id == search_id, Search.reservation == REFUNDED, Search.credits_reserved > 0)
+            .values(status=FINISHED, reservation=COMMITTED, finished_at=now))
+    result = await session.execute(stmt)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
 
 
 async def stale_claims(session: AsyncSession, before: datetime, limit: int = 100) -> list[Search]:

@@ -10,6 +10,7 @@ answered from the result cache or attached to an identical running search (shari
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from app.facecheck import audit_events
 from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
 from app.facecheck.lifecycle import Answer, is_final
-from app.facecheck.models import SUBMITTING, UPLOADED, Search
+from app.facecheck.models import SUBMITTING, UPLOAD_FAILED, UPLOADED, UPLOADING, Search
 from app.facecheck.schemas import ID_SEARCH, SearchRequest
 from app.facecheck.sharing import SearchSharing
 from app.observability import context, metrics
@@ -66,7 +67,7 @@ class SearchService:
             raise NotFound()
         async with self._db.transaction() as session:
             search = await repo.owned(session, id_search, principal.tenant_id)
-        if search is None:
+        if search is None or search.status in (UPLOADING, UPLOAD_FAILED):  # never given to a client
             raise NotFound()
         return search
 
@@ -74,38 +75,59 @@ class SearchService:
     async def upload(
         self, principal: Principal, images: Sequence[CheckedImage], id_search: str | None
     ) -> Body:
+        """Recorded before any image leaves (`uploading`, with the images' hashes), so nothing ever
+        sits at the vendor unrecorded; an upload refused or whose answer is lost ends the record."""
         existing = await self._owned(principal, id_search) if id_search else None
         if existing is not None and existing.status != UPLOADED:
             raise SearchConflict()
+        known = list(existing.images) if existing is not None else []
+        search = await self._record_upload(principal, existing, [{"id_pic": "", "sha256": img.sha256}
+                                                                 for img in images])
         files = [ImageFile(img.data, img.content_type, img.extension) for img in images]
-        body = await self._upstream.upload_pic(files, existing.upstream_id if existing else None)
-        raise_in_band(body, id_search)
-        upstream_id = body.get("id_search")
-        if not isinstance(upstream_id, str) or not upstream_id:
-            raise UpstreamUnavailable("The face-search service sent an upload answer without id_search.")
-        inputs = _image_records(existing.images if existing else [], body.get("input"), images)
-        async with self._db.transaction() as session:
+        try:
+            body = await self._upstream.upload_pic(files, existing.upstream_id if existing else None)
+            raise_in_band(body, id_search)
+            upstream_id = body.get("id_search")
+            if not isinstance(upstream_id, str) or not upstream_id:
+                raise UpstreamUnavailable("The face-search service sent an upload answer without id_search.")
+        except BaseException:
             if existing is None:
-                search = Search(
-                    id=new_search_id(),
-                    upstream_id=upstream_id,
-                    tenant_id=principal.tenant_id,
-                    key_id=principal.key_id,
-                    status=UPLOADED,
-                    images=inputs,
-                    created_at=self._clock.now(),
-                )
-                await repo.add(session, search)
-            else:
-                search = existing
-                if not await repo.transition(session, search.id, (UPLOADED,), images=inputs):
-                    raise SearchConflict()
-                search.images = inputs
+                await asyncio.shield(self._upload_failed(search))
+            raise
+        inputs = _image_records(known, body.get("input"), images)
+        async with self._db.transaction() as session:
+            if not await repo.transition(session, search.id, (UPLOADING, UPLOADED), status=UPLOADED,
+                                         upstream_id=upstream_id, images=inputs):
+                raise SearchConflict()
+        search.status, search.upstream_id, search.images = UPLOADED, upstream_id, inputs
         await audit_events.uploaded(self._audit, search)
         out = self._present(search, body)
         if not out["message"]:
             out["message"] = f"Uploaded {len(images)} image(s)."
         return out
+
+    async def _record_upload(self, principal: Principal, existing: Search | None,
+                             pending: list[dict[str, str]]) -> Search:
+        """A new search as `uploading`, or an existing one with the new images' hashes added (an
+        append whose answer is lost keeps them: the images may be at the vendor)."""
+        async with self._db.transaction() as session:
+            if existing is None:
+                search = Search(id=new_search_id(), upstream_id="", tenant_id=principal.tenant_id,
+                                key_id=principal.key_id, status=UPLOADING, images=pending,
+                                created_at=self._clock.now())
+                await repo.add(session, search)
+                return search
+            images = [*existing.images, *pending]
+            if not await repo.transition(session, existing.id, (UPLOADED,), images=images):
+                raise SearchConflict()
+        existing.images = images
+        return existing
+
+    async def _upload_failed(self, search: Search) -> None:
+        """Refused (nothing stored upstream) or unknown (the images may be there): the record ends,
+        keeping the hashes; the search id was never given out."""
+        async with self._db.transaction() as session:
+            await repo.transition(session, search.id, (UPLOADING,), status=UPLOAD_FAILED)
 
     # -- search -------------------------------------------------------------------------------
     async def search(
@@ -116,14 +138,13 @@ class SearchService:
         search = await self._owned(principal, request.id_search)
         answer: Answer | None = None
         if not request.status_only and search.status in (UPLOADED, SUBMITTING):
-            if principal.limits.demo_only and not request.demo:
-                raise DemoOnly()
-            if principal.require_purpose and not audit_call.purpose():
-                raise PurposeRequired()
-            answer = await self._sharing.start(search, request.demo, principal, fresh)
+            answer = await self._start(principal, search, request, fresh)
         started = answer is not None
         if answer is None:
             answer = await self._sharing.progress(search)
+            if not request.status_only and search.status == UPLOADED:  # upstream never started it: now
+                started_now = await self._start(principal, search, request, fresh)
+                answer, started = started_now or answer, started_now is not None
         if not request.with_progress and not is_final(answer.body) and search.status != UPLOADED:
             answer = await self._wait(search, answer)
         stats = context.current()
@@ -132,6 +153,14 @@ class SearchService:
         if started or answer.outcome == COALESCED:  # hits and misses count searches, not their polls
             metrics.cache_outcome(principal.tenant_name, answer.outcome)
         return self._present(search, answer.body), {**answer.headers, "X-Cache": answer.outcome.upper()}
+
+    async def _start(self, principal: Principal, search: Search, request: SearchRequest, fresh: bool
+                     ) -> Answer | None:
+        if principal.limits.demo_only and not request.demo:
+            raise DemoOnly()
+        if principal.require_purpose and not audit_call.purpose():
+            raise PurposeRequired()
+        return await self._sharing.start(search, request.demo, principal, fresh)
 
     async def _wait(self, search: Search, answer: Answer) -> Answer:
         """`with_progress: false`: hold the call until the result is final or the wait limit."""

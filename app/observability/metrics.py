@@ -5,10 +5,10 @@ are as many as an operator creates), fixed sets of methods, outcomes and error c
 an id_search or a query string. Series that multi-worker mode must combine say how
 (`multiprocess_mode`): counters and histograms are summed over workers automatically.
 
-Some metrics are defined before the feature that moves them exists, so that dashboards resolve
-from day one: the quota engine (credits, quota rejections, searches in flight), the result cache
-(cache hits, misses, coalesced polls, credits saved), the audit writer (spool depth) and the
-circuit breaker (circuit state) update them through the objects below.
+The features that own a metric move it through the objects below: the quota engine (credits, quota
+rejections), the search tracker (searches in flight and unresolved), the result cache (hits,
+misses, coalesced polls, credits saved), the audit writer (spool depth), the circuit breaker
+(circuit state) and the ledger (drift).
 """
 
 from __future__ import annotations
@@ -109,6 +109,13 @@ CIRCUIT_STATE = _gauge(
     "livemax",
 )  # fmt: skip
 
+LEDGER_DRIFT = _gauge(
+    "ledger_drift_credits",
+    "Credits upstream's balance dropped by minus credits the gateway charged and holds, over LEDGER_DAYS days "
+    "(set by the ledger; positive: upstream took credits the gateway did not account for).",
+    "mostrecent",
+)  # fmt: skip
+
 # -- searches (app/facecheck/service.py) -----------------------------------------------------------
 SEARCHES_SUBMITTED = _counter("searches_submitted_total", "Searches started upstream.", ("tenant", "demo"))
 SEARCHES_FINISHED = _counter("searches_finished_total", "Searches that ended with a result.", ("tenant", "demo"))
@@ -116,6 +123,12 @@ SEARCHES_FAILED = _counter("searches_failed_total", "Searches that ended with an
 SEARCHES_IN_FLIGHT = _gauge(
     "searches_in_flight", "Searches upstream and not finished (set by the search tracker).", "mostrecent"
 )
+SEARCHES_UNRESOLVED = _gauge(
+    "searches_unresolved",
+    "Searches upstream never said the outcome of before UNRESOLVED_AFTER_HOURS: credits held, an operator "
+    "must settle them (set by the search tracker).",
+    "mostrecent",
+)  # fmt: skip
 
 # -- credits and quotas (set by the search tracker from the database) -------------------------------------------------
 CREDITS_RESERVED = _counter("credits_reserved_total", "Credits reserved before a submit.", ("tenant",))

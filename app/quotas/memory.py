@@ -238,6 +238,9 @@ class MemoryStore:
     async def invalidate(self) -> None:
         self._gen = None
 
+    async def has_counters(self) -> bool:
+        return self._gen is not None
+
     async def held_ids(self) -> set[str]:
         return set(self._gen.held) if self._gen is not None else set()
 

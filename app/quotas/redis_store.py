@@ -218,6 +218,9 @@ class RedisStore:
         await self._in_generation(self._invalidate, keys, OLD_GENERATION_TTL_S)
         self._epoch = None
 
+    async def has_counters(self) -> bool:
+        return bool(await translated(self._client.exists(self._epoch_key)))
+
     async def held_ids(self) -> set[str]:
         reply = await self._in_generation(self._held, lambda epoch: [self._gen(epoch, "held")])
         return set() if reply is None else {_text(v) for v in reply[1:]}

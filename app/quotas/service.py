@@ -222,11 +222,24 @@ class QuotaService:
             self._lost_contact = True
             log.warning("quota store unreachable while settling; reconciliation will finish it")
 
+    async def recount(self) -> None:
+        """Replace the store's counters with the database's (after the database changed a settled
+        reservation behind the store's back: a refund corrected into a charge)."""
+        try:
+            await self.store.invalidate()
+            await self.rebuild()
+        except StoreUnavailable:
+            log.warning("quota store unreachable; its counters are rebuilt at the next reservation")
+
     async def reconcile(self) -> None:
-        """Settle in the store every reservation the database no longer holds; recount when the
-        store lost one the database still holds (a failover to a primary missing recent writes).
-        The database is read before and after the store: a reservation held in the database both
-        times was held throughout, and the store takes a grant before the database records it."""
+        """Settle in the store every reservation the database no longer holds; rebuild a store that
+        lost its counters (so usage reads are right before the next reservation would rebuild it);
+        recount when the store lost one the database still holds (a failover to a primary missing
+        recent writes). The database is read before and after the store: a reservation held in the
+        database both times was held throughout, and the store takes a grant before the database
+        records it."""
+        if not await self.store.has_counters():
+            await self.rebuild()
         async with self._db.transaction() as session:
             expected = await self._ledger.held_ids(session)
         held = await self.store.held_ids()

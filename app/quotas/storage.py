@@ -61,6 +61,11 @@ class QuotaStore(Protocol):
         """Drop the counters (their epoch), so that nothing is granted until the next rebuild."""
         ...
 
+    async def has_counters(self) -> bool:
+        """False when the store holds no counters at all (Redis restarted empty, flushed): its usage
+        figures would read zero until the next rebuild."""
+        ...
+
     async def held_ids(self) -> set[str]:
         """Search ids with a reservation held in the store (for reconciliation with the database)."""
         ...

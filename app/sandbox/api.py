@@ -1,7 +1,9 @@
 """The four FaceCheck routes, with auth and fault injection in front of them.
 
 Faults come first (latency, then a hang, then an HTTP 503) because they model the network and the
-load balancer, which act before the upstream ever looks at the token.
+load balancer, which act before the upstream ever looks at the token. Answer faults come after the
+call was processed (a submit charged): a lost answer, a status error while the run goes on, a slow
+answer. They are what makes a client unsure whether upstream ran a search.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
+from starlette.types import Receive, Scope, Send
 
 from app.sandbox.envelope import (
     AUTH_FAILED,
@@ -54,6 +57,19 @@ UNAVAILABLE_HTML = (
 )
 
 
+class AnswerDropped(Exception):
+    """Raised by a dropped answer after its headers went out, so the server cuts the connection."""
+
+
+class _DroppedAnswer(Response):
+    """Headers promising a body, then the connection is cut: the client never learns the outcome."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raise AnswerDropped("answer dropped on purpose (lost_answer_mode=drop)")
+
+
 def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRouter:
     router = APIRouter(prefix="/api")
 
@@ -67,6 +83,24 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
         """Upload and delete both answer with the search's images as they now stand."""
         pics = render_input(state.config, search.pics)
         return reply(envelope(state.config, id_search=search.id_search, message=message, input_=pics))
+
+    async def deliver(response: Response, *, submitted: bool = False, status_check: bool = False,
+                      id_search: str | None = None) -> Response:
+        """Faults that strike after the call was processed: what upstream did stands, whatever the
+        client hears (a lost answer, a status error while the run goes on, a slow answer)."""
+        lost, status_error, slow = state.draw_answer_faults(submitted=submitted, status_check=status_check)
+        if status_error:
+            return reply(error_envelope(state.config, OFFLINE, id_search))
+        if lost:
+            match state.config.lost_answer_mode:
+                case "drop":
+                    return _DroppedAnswer()
+                case "http_503":
+                    return HTMLResponse(UNAVAILABLE_HTML, status_code=503)
+            await sleep(state.config.hang_seconds)
+        elif slow:
+            await sleep(state.config.slow_answer_seconds)
+        return response
 
     async def gate(request: Request, *, offline_applies: bool = True) -> Response | None:
         """Run faults, auth and the offline switch; a response here short-cuts the route."""
@@ -103,12 +137,13 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
             search = state.add_pics(id_search, pics)
         except SandboxError as exc:
             return fail(exc)
-        return with_pics(search, f"Uploaded {len(pics)} image(s).")
+        return await deliver(with_pics(search, f"Uploaded {len(pics)} image(s)."))
 
     @router.post("/search")
     async def search(request: Request) -> Response:
         if (early := await gate(request)) is not None:
             return early
+        submits = state.stats.search_submits
         try:
             id_search, with_progress, status_only, demo = _parse_search(await request.body())
             status = state.search(id_search, status_only=status_only, demo=demo)
@@ -116,7 +151,9 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
                 status = await _wait_final(state, status, clock, sleep)
         except SandboxError as exc:
             return fail(exc)
-        return reply(status_envelope(state.config, status))
+        submitted = state.stats.search_submits > submits
+        return await deliver(reply(status_envelope(state.config, status)), submitted=submitted,
+                             status_check=not submitted, id_search=status.id_search)
 
     @router.post("/delete_pic")
     async def delete_pic(request: Request) -> Response:
@@ -127,7 +164,7 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
             search = state.delete_pic(params.get("id_search"), params.get("id_pic"))
         except SandboxError as exc:
             return fail(exc)
-        return with_pics(search, "Image deleted.")
+        return await deliver(with_pics(search, "Image deleted."))
 
     @router.post("/info")
     async def info(request: Request) -> Response:
@@ -135,7 +172,7 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
             return early
         state.stats.info_calls += 1
         state.settle()
-        return reply(info_body(state.config, state.credits, SEARCH_COST))
+        return await deliver(reply(info_body(state.config, state.credits, SEARCH_COST)))
 
     return router
 

@@ -37,6 +37,17 @@ class SandboxConfig(BaseModel):
     """Fraction of /api calls that hang for ``hang_seconds`` before answering normally."""
     hang_seconds: float = Field(default=30.0, ge=0)
 
+    lost_answer_rate: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of new submits that are processed (and charged) but whose answer never arrives intact."""
+    lost_answer_mode: Literal["hang", "drop", "http_503"] = "hang"
+    """How a lost answer is lost: held for ``hang_seconds`` (past the client's timeout), the connection
+    dropped mid-answer, or replaced by a load balancer's HTTP 503."""
+    status_error_rate: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of status checks answered with the in-band offline error while the runs go on (and charge)."""
+    slow_answer_rate: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of /api calls processed at once whose (successful) answer waits ``slow_answer_seconds``."""
+    slow_answer_seconds: float = Field(default=2.0, ge=0)
+
     offline: bool = False
     """Search engine offline: every /api call but info answers an in-band error."""
     url_shape: Literal["string", "object"] = "string"

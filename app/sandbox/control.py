@@ -1,4 +1,5 @@
-"""``/_sandbox`` routes: let tests and benchmarks read counters, reset, and turn knobs at runtime.
+"""``/_sandbox`` routes: let tests and benchmarks read counters and each search's charge, reset, and turn
+knobs at runtime.
 
 They need no token: they are not part of the simulated upstream, and the simulator only ever serves
 loopback or in-process transports.
@@ -22,6 +23,10 @@ def build_control_router(state: SandboxState) -> APIRouter:
     async def stats() -> JSONResponse:
         state.settle()  # so refunds of searches that ended unobserved are already counted
         return JSONResponse(state.stats.as_dict())
+
+    @router.get("/searches")
+    async def searches() -> JSONResponse:
+        return JSONResponse(state.ledger())
 
     @router.post("/reset")
     async def reset() -> JSONResponse:

@@ -39,6 +39,9 @@ class Stats:
     failed_searches: int = 0
     http_5xx: int = 0
     timeouts: int = 0
+    lost_answers: int = 0
+    status_errors: int = 0
+    slow_answers: int = 0
     invalid_token: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -61,6 +64,7 @@ class Search:
     demo: bool = False
     will_fail: bool = False
     charged: int = 0
+    refunded: bool = False
     results_key: str = ""
     images_in_bundle: int = 0
     created_at: float = 0.0

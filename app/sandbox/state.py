@@ -57,6 +57,7 @@ class SandboxState:
         # Separate streams so that enabling a fault knob never changes which searches fail.
         self._fail_rng = random.Random(f"fail:{self.config.seed}")
         self._fault_rng = random.Random(f"fault:{self.config.seed}")
+        self._answer_rng = random.Random(f"answer:{self.config.seed}")
 
     def update_config(self, patch: Mapping[str, Any]) -> SandboxConfig:
         """Apply a partial update atomically; raises pydantic.ValidationError and keeps the old config."""
@@ -77,6 +78,18 @@ class SandboxState:
         self.stats.timeouts += hang
         self.stats.http_5xx += fail
         return hang, fail
+
+    def draw_answer_faults(self, *, submitted: bool, status_check: bool) -> tuple[bool, bool, bool]:
+        """Decide (lose the answer, answer a status error, answer slowly) for a call just processed:
+        only a new submit's answer can be lost, only a status check can get the status error."""
+        cfg, rng = self.config, self._answer_rng
+        lost = submitted and cfg.lost_answer_rate > 0 and rng.random() < cfg.lost_answer_rate
+        status_error = status_check and cfg.status_error_rate > 0 and rng.random() < cfg.status_error_rate
+        slow = cfg.slow_answer_rate > 0 and rng.random() < cfg.slow_answer_rate
+        self.stats.lost_answers += lost
+        self.stats.status_errors += status_error
+        self.stats.slow_answers += slow and not lost
+        return lost, status_error, slow and not lost
 
     # -- images -----------------------------------------------------------------------------------------
 
@@ -200,6 +213,14 @@ class SandboxState:
             ahead += 1
         return ahead + 1
 
+    def ledger(self) -> list[dict[str, object]]:
+        """Every search upstream knows: what it was charged in the end (net of a refund) and how many
+        input images it still holds. The per-search witness money tests compare the gateway with."""
+        self.settle()
+        return [{"id_search": s.id_search, "submitted": s.submitted_at is not None,
+                 "charged": 0 if s.refunded else s.charged, "pics": len(s.pics),
+                 "sha256": [p.sha256 for p in s.pics]} for s in self.searches.values()]
+
     def settle(self) -> None:
         """Close the books on searches whose run has ended: failed ones are counted and refunded."""
         now = self._clock()
@@ -210,6 +231,7 @@ class SandboxState:
                 still.append(search)
                 continue
             if search.will_fail:
+                search.refunded = True
                 self.stats.failed_searches += 1
                 self.credits += search.charged
                 self.stats.credits_spent -= search.charged

@@ -1,4 +1,4 @@
-"""Admin view of the upstream, from the shared cached info (upstream sees it rarely)."""
+"""Admin view of the upstream, from the shared cached info (upstream sees it rarely), and the circuit."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from app.upstream.info import UpstreamStatus
 router = APIRouter(prefix="/admin", tags=["Admin: upstream"], responses=ADMIN_ERRORS)
 
 
-@router.get("/upstream", summary="Upstream balance, online status and indexed faces",
-            responses={502: {"description": "Upstream unavailable (UPSTREAM_UNAVAILABLE)"},
-                       504: {"description": "Upstream too slow (UPSTREAM_TIMEOUT)"}})
+@router.get("/upstream", summary="Upstream balance, online status, indexed faces and circuit breaker state",
+            description="When upstream cannot be asked, the info fields are null and `error` names the code.")
 async def upstream_status(info: UpstreamInfoDep, actor: Admin) -> UpstreamStatus:
     return await info.status(actor)

@@ -18,7 +18,7 @@ from app.db.migrate import downgrade, upgrade
 from tests.fixtures.services import PostgresServer
 
 TABLES = {"tenants", "api_keys", "searches", "audit_events", "audit_chain", "budget_webhooks", "budget_notifications",
-          "budget_webhook_attempts", "alembic_version"}
+          "budget_webhook_attempts", "upstream_balance_reads", "alembic_version"}
 
 
 def _tables(url: str) -> set[str]:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.fixtures.api import delta, search, tenant, upload
 from tests.fixtures.images import make_image
+from tests.fixtures.ledger import store_problems
 from tests.fixtures.replicas import Replicas, StartReplicas
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
 
@@ -41,22 +42,34 @@ def codes(bodies: list[dict[str, Any]]) -> Counter[str | None]:
     return Counter(b["code"] for b in bodies)
 
 
-def test_credits_exact_across_three_replicas(start_replicas: StartReplicas) -> None:
+def test_credits_exact_across_three_replicas(start_replicas: StartReplicas, postgres_server: PostgresServer) -> None:
+    """Two tenants at the boundary: a budget the cost divides (the last search exactly fills it) and
+    one it does not (a credit short of one more search). One credit of slack either way shows."""
     replicas = start_replicas(3)
     stack = replicas.stack()
     name, key = tenant(stack, "--credits-per-month", "30")
-    ids = uploads(replicas, key, 60, seed=1000)
+    short_name, short_key = tenant(stack, "--credits-per-month", "29")
+    ids, short_ids = uploads(replicas, key, 30, seed=1000), uploads(replicas, short_key, 30, seed=1030)
     before = stack.stats()
-    bodies = submit_all(replicas, key, ids)
-    assert codes(bodies) == {None: 10, "QUOTA_EXCEEDED": 50}
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        bodies = list(pool.map(lambda p: search(replicas.stack(p[0] % 3), p[1], p[2]),
+                               [(i, k, sid) for i, (k, sid) in enumerate(
+                                   [(key, s) for s in ids] + [(short_key, s) for s in short_ids])]))
+    assert codes(bodies[:30]) == {None: 10, "QUOTA_EXCEEDED": 20}
+    assert codes(bodies[30:]) == {None: 9, "QUOTA_EXCEEDED": 21}
     rejected = next(b for b in bodies if b["code"] == "QUOTA_EXCEEDED")
     assert rejected["output"] is None and rejected["id_search"] is None
-    finish(replicas, key, bodies)
-    assert delta(before, stack.stats())["search_submits"] == 10
-    usage = stack.cli_json("tenants", "usage", name)
-    assert usage["credits_charged"] == 30 and usage["credits_held"] == 0
-    info = stack.post("/api/info", key).json()
-    assert info["remaining_credits"] == 0 and info["has_credits_to_search"] is False
+    finish(replicas, key, bodies[:30])
+    finish(replicas, short_key, bodies[30:])
+    assert delta(before, stack.stats())["search_submits"] == 19
+    for tenant_name, charged in ((name, 30), (short_name, 27)):
+        usage = stack.cli_json("tenants", "usage", tenant_name)
+        assert (usage["credits_charged"], usage["credits_held"]) == (charged, 0)
+    for tenant_key, left in ((key, 0), (short_key, 2)):
+        info = stack.post("/api/info", tenant_key).json()
+        assert info["remaining_credits"] == left and info["has_credits_to_search"] is False
+    tenant_ids = {stack.admin("GET", f"/admin/tenants/{n}").json()["id"] for n in (name, short_name)}
+    assert not store_problems(stack, postgres_server, replicas.database, replicas.env["REDIS_URL"], tenant_ids)
 
 
 def test_quota_rejection_carries_rate_limit_headers(start_replicas: StartReplicas) -> None:
@@ -98,7 +111,7 @@ def test_concurrency_limit_exact_then_frees(start_replicas: StartReplicas) -> No
 
 
 def test_global_upstream_balance_guard(start_replicas: StartReplicas) -> None:
-    replicas = start_replicas(3, sandbox_credits=30)
+    replicas = start_replicas(3, sandbox_credits=29)  # a credit short of a tenth search
     stack = replicas.stack()
     _, key_a = tenant(stack)
     _, key_b = tenant(stack, "--searches-per-day", "1000")
@@ -108,11 +121,11 @@ def test_global_upstream_balance_guard(start_replicas: StartReplicas) -> None:
         bodies = list(pool.map(lambda p: search(replicas.stack(p[0] % 3), p[1], p[2]),
                                [(i, key, sid) for i, (key, sid) in enumerate(
                                    [(key_a, s) for s in ids_a] + [(key_b, s) for s in ids_b])]))
-    assert codes(bodies) == {None: 10, "NO_CREDITS": 50}
+    assert codes(bodies) == {None: 9, "NO_CREDITS": 51}
     finish(replicas, key_a, [b for b in bodies[:30]])
     finish(replicas, key_b, [b for b in bodies[30:]])
     moved = delta(before, stack.stats())
-    assert moved["search_submits"] == 10 and moved["credits_spent"] == 30
+    assert moved["search_submits"] == 9 and moved["credits_spent"] == 27
 
 
 def test_upstream_error_refunds_everything(start_replicas: StartReplicas) -> None:
@@ -208,7 +221,7 @@ def test_redis_flushed_mid_month_rebuilds_true_spend(
 ) -> None:
     replicas = start_replicas(2)
     stack = replicas.stack()
-    _, key = tenant(stack, "--credits-per-month", "12")
+    _, key = tenant(stack, "--credits-per-month", "14")  # room for 4 searches, 2 credits to spare
     ids = uploads(replicas, key, 10, seed=1900)
     for sid in ids[:2]:
         assert search(stack, key, sid, with_progress=False)["progress"] == 100

@@ -96,6 +96,11 @@ async def test_without_counters_everything_asks_for_a_rebuild(store: QuotaStore)
     assert (await store.commit("s1"), await store.refund("s1")) == (False, False)
     assert await store.held_ids() == set()
     assert await store.usage("a", NOW) == Usage(0, 0, 0, 10, 0)
+    assert await store.has_counters() is False  # so the tracker knows to rebuild before anyone reads
+    await ready(store, snap(used={"a": 6}))
+    assert await store.has_counters() is True and (await store.usage("a", NOW)).credits_used == 6
+    await store.invalidate()
+    assert await store.has_counters() is False
 
 
 async def test_monthly_credits(store: QuotaStore) -> None:

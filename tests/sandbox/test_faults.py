@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import httpx
 import pytest
 
+from app.sandbox.api import AnswerDropped
 from tests.fixtures.images import make_image
 from tests.fixtures.sandbox_app import AUTH, Sandbox, SandboxFactory
 
@@ -59,7 +63,8 @@ async def test_config_read_and_partial_update(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize(
     "patch",
-    [{"error_rate": 2}, {"queue_seconds": -1}, {"url_shape": "list"}, {"no_such_knob": 1}, [1], "x"],
+    [{"error_rate": 2}, {"queue_seconds": -1}, {"url_shape": "list"}, {"no_such_knob": 1}, [1], "x",
+     {"lost_answer_mode": "vanish"}, {"status_error_rate": -0.1}, {"slow_answer_seconds": -1}],
 )
 async def test_bad_config_is_422_and_changes_nothing(sandbox: Sandbox, patch: object) -> None:
     before = (await sandbox.client.get("/_sandbox/config")).json()
@@ -82,3 +87,88 @@ async def test_reset_clears_searches_stats_and_credits(sandbox: Sandbox) -> None
     stats = await sandbox.stats()
     assert stats["uploads"] == 0 and stats["search_submits"] == 0
     assert stats["info_calls"] == 1 and stats["status_polls"] == 0
+
+
+# -- answer faults: the call was processed, its answer is what goes wrong ------------------------------
+
+async def submit_once(sandbox: Sandbox) -> tuple[str, httpx.Response]:
+    id_search = (await sandbox.upload(make_image(1)))["id_search"]
+    response = await sandbox.client.post("/api/search", json={"id_search": id_search}, headers=AUTH)
+    return id_search, response
+
+
+async def test_lost_answer_hangs_after_charging(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(lost_answer_rate=1.0, hang_seconds=40.0)
+    id_search, response = await submit_once(sandbox)
+    assert sandbox.clock.slept == [40.0]  # the answer comes, but only after the client gave up
+    assert response.json()["progress"] == 0
+    stats = await sandbox.stats()
+    assert (stats["credits_spent"], stats["search_submits"], stats["lost_answers"]) == (3, 1, 1)
+    # Status checks are never lost: they tell the truth about the run.
+    assert (await sandbox.search(id_search, status_only=True))["error"] is None
+    assert (await sandbox.stats())["lost_answers"] == 1
+
+
+async def test_lost_answer_dropped_connection_after_charging(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(lost_answer_rate=1.0, lost_answer_mode="drop")
+    with pytest.raises(AnswerDropped):  # in-process; over HTTP the server cuts the connection
+        await submit_once(sandbox)
+    stats = await sandbox.stats()
+    assert (stats["credits_spent"], stats["search_submits"], stats["lost_answers"]) == (3, 1, 1)
+
+
+async def test_lost_answer_as_503_after_charging(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(lost_answer_rate=1.0, lost_answer_mode="http_503")
+    id_search, response = await submit_once(sandbox)
+    assert response.status_code == 503 and "503" in response.text
+    sandbox.clock.advance(10)
+    assert (await sandbox.search(id_search, status_only=True))["progress"] == 100
+    assert (await sandbox.stats())["credits_spent"] == 3
+
+
+async def test_status_errors_while_the_run_goes_on_and_charges(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(status_error_rate=1.0)
+    id_search, response = await submit_once(sandbox)
+    assert response.json()["error"] is None  # the submit itself is answered
+    for _ in range(2):
+        body = await sandbox.search(id_search, status_only=True)
+        assert (body["error"], body["code"], body["output"]) == ("Search engine is offline.", "EXCEPTION", None)
+        sandbox.clock.advance(5)
+    await sandbox.configure(status_error_rate=0.0)
+    assert (await sandbox.search(id_search, status_only=True))["output"] is not None
+    stats = await sandbox.stats()
+    assert (stats["credits_spent"], stats["status_errors"], stats["failed_searches"]) == (3, 2, 0)
+
+
+async def test_slow_answer_then_success(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(slow_answer_rate=1.0, slow_answer_seconds=2.5)
+    _, response = await submit_once(sandbox)
+    assert response.json()["error"] is None and response.json()["progress"] == 0
+    assert sandbox.clock.slept == [2.5, 2.5]  # the upload's answer, then the submit's
+    assert (await sandbox.stats())["slow_answers"] == 2
+
+
+async def test_answer_faults_are_seeded(make_sandbox: SandboxFactory) -> None:
+    async def pattern(sandbox: Sandbox) -> list[bool]:
+        return [(await submit_once(sandbox))[1].status_code == 503 for _ in range(20)]
+
+    knobs = {"lost_answer_rate": 0.5, "lost_answer_mode": "http_503", "seed": 11}
+    first = await pattern(make_sandbox(**knobs))
+    assert first == await pattern(make_sandbox(**knobs))
+    assert 2 < first.count(True) < 18
+
+
+async def test_searches_route_is_the_per_search_witness(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(error_rate=0.0)
+    kept, _ = await submit_once(sandbox)
+    uploaded_only = (await sandbox.upload(make_image(2), make_image(3)))["id_search"]
+    await sandbox.configure(error_rate=1.0)
+    failed, _ = await submit_once(sandbox)
+    sandbox.clock.advance(10)
+    rows = {r["id_search"]: r for r in (await sandbox.client.get("/_sandbox/searches")).json()}
+    assert {k: v for k, v in rows[kept].items() if k != "sha256"} == {"id_search": kept, "submitted": True,
+                                                                      "charged": 3, "pics": 1}
+    assert rows[kept]["sha256"] == [hashlib.sha256(make_image(1)).hexdigest()]
+    assert rows[failed]["charged"] == 0 and rows[failed]["submitted"] is True  # refunded when it failed
+    assert (rows[uploaded_only]["submitted"], rows[uploaded_only]["charged"], rows[uploaded_only]["pics"]) == (
+        False, 0, 2)

@@ -51,6 +51,9 @@ async def test_counters_are_exact(make_sandbox: SandboxFactory) -> None:
         "failed_searches": 1,
         "http_5xx": 1,
         "timeouts": 1,
+        "lost_answers": 0,
+        "status_errors": 0,
+        "slow_answers": 0,
         "invalid_token": 1,
     }
     assert (await sandbox.info())["remaining_credits"] == 3

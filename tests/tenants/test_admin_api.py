@@ -23,6 +23,8 @@ ROUTES = [
     ("POST", "/admin/keys/x/revoke", None),
     ("POST", "/admin/keys/x/rotate", {}),
     ("GET", "/admin/upstream", None),
+    ("GET", "/admin/ledger", None),
+    ("POST", "/admin/ledger/searches/x/settle", {"charge": True}),
     ("DELETE", "/admin/cache", None),
     ("DELETE", "/admin/cache/searches/x", None),
 ]
