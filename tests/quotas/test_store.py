@@ -10,7 +10,6 @@ would have); for memory they are the one store, since that backend serves a sing
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -43,7 +42,7 @@ from app.quotas.storage import QuotaStore
 from app.store_errors import StoreUnavailable
 from tests.fixtures.pytest_services import redis_target
 from tests.fixtures.redis_topologies import ClusterTopology, RedisTarget
-from tests.fixtures.services import RedisServer
+from tests.fixtures.services import RedisServer, async_wait_for
 from tests.fixtures.store_backends import connect
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -348,10 +347,8 @@ async def test_lock_is_exclusive_renewable_and_expires(store: QuotaStore) -> Non
     assert await store.try_lock("rebuild", "two", 0.3) is False
     assert await store.try_lock("rebuild", "one", 0.3) is True  # renewed by its owner
     assert await store.try_lock("tracker", "two", 30) is True  # names are independent
-    deadline = time.monotonic() + 10
-    while not await store.try_lock("rebuild", "two", 30):  # poll: taken once the lease lapses
-        assert time.monotonic() < deadline, "lease never expired"
-        await asyncio.sleep(0.02)
+    # taken once the lease lapses
+    await async_wait_for(lambda: store.try_lock("rebuild", "two", 30), deadline_s=10, what="lease expiry")
     assert await store.try_lock("rebuild", "one", 30) is False
 
 
@@ -378,10 +375,8 @@ async def test_redis_outage_raises_store_unavailable_then_recovers(redis_server:
             assert await store.ping() is False
     finally:
         redis_server.start_again()
-    deadline = time.monotonic() + 10
-    while not await store.ping():  # the first call after the restart may meet a dead pooled socket
-        assert time.monotonic() < deadline, "redis did not come back"
-        await asyncio.sleep(0.02)
+    # the first call after the restart may meet a dead pooled socket
+    await async_wait_for(store.ping, deadline_s=10, what="redis back")
     # A restarted Redis is empty: the store asks for a rebuild (scripts reload after NOSCRIPT).
     assert await store.reserve(res("s1"), Limits(), WIDE, NOW) == Decision(NEEDS_REBUILD)
     await store.close()
@@ -403,15 +398,17 @@ async def test_cluster_node_restart_raises_store_unavailable_then_recovers(reque
                 await store.reserve(res("s2"), Limits(), WIDE, NOW)
     finally:
         cluster.ready()
-    deadline = time.monotonic() + 10
-    while True:  # the first calls after the restart may meet the old layout or a dead socket
+    decisions: list[Decision] = []
+
+    async def answered() -> bool:  # the first calls after the restart may meet the old layout or a dead socket
         try:
-            decision = await store.reserve(res("s2"), Limits(), WIDE, NOW)
-            break
+            decisions.append(await store.reserve(res("s2"), Limits(), WIDE, NOW))
         except StoreUnavailable:
-            assert time.monotonic() < deadline, "the cluster did not come back"
-            await asyncio.sleep(0.02)
-    assert decision == Decision(NEEDS_REBUILD)
+            return False
+        return True
+
+    await async_wait_for(answered, deadline_s=10, what="the cluster back")
+    assert decisions == [Decision(NEEDS_REBUILD)]
     await ready(store)
     assert (await store.reserve(res("s2"), Limits(), WIDE, NOW)).allowed
     await client.aclose()
