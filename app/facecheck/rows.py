@@ -54,8 +54,11 @@ class SearchRows:
         if search.status not in HELD:
             self._rows.pop(search.id, None)
             return
+        held = self._rows.get(search.id)
+        if held is not None and held[0].status == search.status:
+            return  # unchanged: no copy, and its age still counts from the database read
         self._rows[search.id] = (_copy(search), self._clock.monotonic() + self._max_age)
-        self._rows.move_to_end(search.id)
+        self._rows.move_to_end(search.id)  # order of insertion: the oldest read goes first
         while len(self._rows) > self._max_rows:
             self._rows.popitem(last=False)
 

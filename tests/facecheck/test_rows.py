@@ -51,7 +51,9 @@ def test_bounded_in_age_and_in_size() -> None:
     clock = ManualClock()
     rows = SearchRows(clock, max_rows=2, max_age=5.0)
     rows.keep(_search("s1", SUBMITTED))
-    clock.advance(5.0)
+    clock.advance(3.0)
+    rows.keep(_search("s1", SUBMITTED))  # kept unchanged: its age still counts from the first read
+    clock.advance(2.0)
     assert rows.get("s1", "tenant-a") is None
     for name in ("s2", "s3", "s4"):
         rows.keep(_search(name, FINISHED))
