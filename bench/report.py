@@ -22,8 +22,8 @@ class Side:
     and CPU per request under saturating load, and the latency at the steady open-loop rate."""
 
     rps: float
-    p50_ms: float  # at the steady rate, measured from each request's scheduled time
-    p99_ms: float
+    p50_ms: float | None  # at the steady rate, from each request's scheduled time (not run on the floor)
+    p99_ms: float | None
     loaded_p50_ms: float
     loaded_p99_ms: float
     errors: int
@@ -33,8 +33,8 @@ class Side:
     def of(cls, loaded: list[LoadResult], steady: list[LoadResult], cpu_ms: list[float] | None = None) -> Side:
         return cls(
             rps=statistics.median(r.rps for r in loaded),
-            p50_ms=statistics.median(r.p50_ms for r in steady),
-            p99_ms=statistics.median(r.p99_ms for r in steady),
+            p50_ms=statistics.median(r.p50_ms for r in steady) if steady else None,
+            p99_ms=statistics.median(r.p99_ms for r in steady) if steady else None,
             loaded_p50_ms=statistics.median(r.p50_ms for r in loaded),
             loaded_p99_ms=statistics.median(r.p99_ms for r in loaded),
             errors=sum(r.errors for r in loaded + steady),
@@ -53,11 +53,11 @@ class Row:
 
     @property
     def added_p50_ms(self) -> float | None:
-        return self.gateway.p50_ms - self.direct.p50_ms if self.gateway and self.direct else None
+        return _minus(self.gateway.p50_ms, self.direct.p50_ms) if self.gateway and self.direct else None
 
     @property
     def added_p99_ms(self) -> float | None:
-        return self.gateway.p99_ms - self.direct.p99_ms if self.gateway and self.direct else None
+        return _minus(self.gateway.p99_ms, self.direct.p99_ms) if self.gateway and self.direct else None
 
     @property
     def ratio(self) -> float | None:
@@ -96,13 +96,13 @@ class Report:
             "",
             f"Machine: {m['machine']}; load average {m.get('load_average', '?')} before the run, "
             f"{m.get('load_average_after', '?')} after. Saturating load: {m['generator']}, "
-            f"{m['connections']} connections, {m['seconds']} s per side (req/s, CPU per request). Steady load: "
-            f"open loop, {m['rate']:g} req/s from {m['clients']} clients for {m['seconds']} s, latency from each "
-            f"request's scheduled time (p50, p99). {m['rounds']} rounds rotating the order of floor, sandbox and "
-            "gateway; medians over the rounds. Floor = a bare FastAPI route answering a poll-sized envelope on "
-            "the gateway's uvicorn settings, one worker; efficiency = gateway req/s over floor req/s; added = "
-            "gateway minus sandbox at the steady rate; CPU = the server's CPU time (all its processes) per "
-            "request.",
+            f"{m['connections']} connections, {m['seconds']} s per side (req/s, CPU per request). Steady "
+            f"load: open loop, {m['rate']:g} req/s from {m['clients']} clients for {m['seconds']} s, latency "
+            f"from each request's scheduled time (p50, p99), sandbox and gateway. {m['rounds']} rounds "
+            "rotating the order of floor, sandbox and gateway; medians over the rounds. Floor = a bare FastAPI "
+            "route answering a poll-sized envelope on the gateway's uvicorn settings, one worker; efficiency = "
+            "gateway req/s over floor req/s; added = gateway minus sandbox at the steady rate; CPU = the "
+            "server's CPU time (all its processes) per request.",
             "",
             "| configuration | path | floor req/s | sandbox req/s | gateway req/s | efficiency | floor CPU/req | "
             "sandbox CPU/req | gateway CPU/req | sandbox p50 | sandbox p99 | gateway p50 | gateway p99 | "
@@ -146,6 +146,10 @@ class Report:
                                   "two_workers_over_one_on_polls": self.two_workers_speedup(),
                                   "scaling": self.scaling}, indent=2) + "\n")
         return md, js
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return a - b if a is not None and b is not None else None
 
 
 def _ms(value: float | None) -> str:

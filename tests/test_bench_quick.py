@@ -26,8 +26,9 @@ def test_quick_bench_writes_a_table_for_floor_sandbox_and_gateway(tmp_path: Path
         assert row["config"].startswith("embedded")
         for side in ("floor", "direct", "gateway"):
             assert row[side]["errors"] == 0, row
-            assert row[side]["rps"] > 0 and 0 < row[side]["p50_ms"] <= row[side]["p99_ms"], row
-            assert row[side]["cpu_ms_per_request"] > 0, row
+            assert row[side]["rps"] > 0 and row[side]["cpu_ms_per_request"] > 0, row
+        for side in ("direct", "gateway"):  # latency at the steady rate; the floor is a throughput reference
+            assert 0 < row[side]["p50_ms"] <= row[side]["p99_ms"], row
         assert row["throughput_ratio"] > 0
         assert row["efficiency"] == row["gateway"]["rps"] / row["floor"]["rps"]
         assert row["added_p50_ms"] == row["gateway"]["p50_ms"] - row["direct"]["p50_ms"]
