@@ -40,10 +40,12 @@ typecheck: $(VENV)/.installed-test
 test: install-test lint typecheck
 	$(BIN)/pytest
 
-# The gateway's overhead over the upstream alone; prints the table, writes bench/results/latest.{md,json}.
+# The gateway against a bare FastAPI route and the upstream alone; prints the table, writes
+# bench/results/latest.{md,json}, then where a worker's CPU goes (bench/results/profile.md).
 bench: install-test
-	scripts/install-bench-tools.sh
+	VENV=$(VENV) scripts/install-bench-tools.sh
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.profile --seconds 5 $(BENCH_PROFILE_ARGS)
 	$(BIN)/python -m bench.audit_queries $(BENCH_AUDIT_ARGS)
 
 # A smoke run of the same harness (embedded configuration, one short round): about half a minute.

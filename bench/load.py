@@ -126,7 +126,7 @@ def _run_wrk(request: Request, seconds: float, connections: int) -> LoadResult:
 # --------------------------------------------------------------------------------------------- python
 
 
-def _percentile(sorted_ms: list[float], pct: float) -> float:
+def percentile(sorted_ms: list[float], pct: float) -> float:
     if not sorted_ms:
         return 0.0
     return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * pct / 100))]
@@ -163,4 +163,4 @@ async def _run_python(request: Request, seconds: float, connections: int) -> Loa
         await asyncio.gather(*(worker(client, deadline) for _ in range(connections)))
         elapsed = time.perf_counter() - started
     latencies.sort()
-    return LoadResult(len(latencies), elapsed, _percentile(latencies, 50), _percentile(latencies, 99), errors)
+    return LoadResult(len(latencies), elapsed, percentile(latencies, 50), percentile(latencies, 99), errors)

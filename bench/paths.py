@@ -19,6 +19,7 @@ CACHE_IMAGE = images.jpeg(20 * 1024, seed=3)
 class Pair:
     direct: Request
     gateway: Request
+    floor: Request  # the same path on the bare FastAPI route
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Setup:
     key: str  # the benchmark tenant's key on the gateway
     pool: int  # how many cache-hit searches to pre-upload
     finish_deadline_s: float  # how long a search may take to finish upstream
+    floor_url: str  # the bare FastAPI route's server (bench/floor.py)
     cache_seed: tuple[str, str] = ("", "")  # (direct id, gateway id) of the search the cache hits repeat
 
     def seed_cache(self) -> None:
@@ -46,6 +48,8 @@ def _requests(setup: Setup, path: str, body: bytes, headers: dict[str, str],
         Request(setup.direct.base_url + path, {**headers, "Authorization": DIRECT_KEY}, body,
                 (direct_id,) if direct_id else ()),
         Request(setup.gateway.base_url + path, {**headers, "Authorization": setup.key}, body, gateway_ids),
+        Request(setup.floor_url + path, {**headers, "Authorization": DIRECT_KEY}, body,
+                (direct_id,) if direct_id else ()),
     )
 
 

@@ -15,51 +15,55 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import load, scaling
+from bench import load, openloop, scaling
 from bench.cpu import group_cpu_seconds
-from bench.load import LoadResult, Request
-from bench.paths import PATHS, Setup
-from bench.report import Report, Row, Side, machine
-from bench.stack import CONFIGS, Client, Config, Services, gateway, start_upstream
+from bench.load import LoadResult
+from bench.paths import PATHS, Pair, Setup
+from bench.report import Report, Row, Side, load_average, machine
+from bench.stack import CONFIGS, Client, Config, Services, gateway, start_floor, start_upstream
 from tests.fixtures.processes import ManagedProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TENANT = "bench"
 
 
-def measure_pair(direct: Request, through: Request, gateway_proc: ManagedProcess, args: argparse.Namespace,
-                 tool: str) -> tuple[Side, Side]:
-    """Each round runs both sides (their order alternating), each side twice: under load (`connections`,
-    for requests/s and CPU per request) and alone (`latency_connections`, for the latency a request sees
-    when the machine is not saturated, which is what the added-latency budget is about)."""
-    pgid = gateway_proc.pid
-    assert pgid is not None
-    for request in (direct, through):  # warm-up: connections, caches, lazy imports
+SIDES = ("floor", "direct", "gateway")
+
+
+def measure(pair: Pair, servers: dict[str, ManagedProcess], args: argparse.Namespace, tool: str) -> dict[str, Side]:
+    """Each round runs the three sides (floor, sandbox, gateway), their order rotating, under saturating
+    load (`connections`, for requests/s and CPU per request); the sandbox and the gateway also at the
+    steady open-loop rate (`rate` from `clients`, for the latency a request sees when the server keeps up,
+    which is what the added-latency budget is about)."""
+    requests = {"floor": pair.floor, "direct": pair.direct, "gateway": pair.gateway}
+    for request in requests.values():  # warm-up: connections, caches, lazy imports
         load.run(request, seconds=1, connections=args.connections, tool=tool)
-    loaded: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
-    alone: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
-    cpu: list[float] = []
+    loaded: dict[str, list[LoadResult]] = {side: [] for side in SIDES}
+    steady: dict[str, list[LoadResult]] = {side: [] for side in SIDES}
+    cpu: dict[str, list[float]] = {side: [] for side in SIDES}
     for round_no in range(args.rounds):
-        order = ("direct", "gateway") if round_no % 2 == 0 else ("gateway", "direct")
-        for side in order:
-            request = direct if side == "direct" else through
+        shift = round_no % len(SIDES)
+        for side in SIDES[shift:] + SIDES[:shift]:
+            pgid = servers[side].pid
+            assert pgid is not None
             before = group_cpu_seconds(pgid)
-            result = load.run(request, seconds=args.seconds, connections=args.connections, tool=tool)
-            if side == "gateway" and result.requests:
-                cpu.append((group_cpu_seconds(pgid) - before) * 1000 / result.requests)
+            result = load.run(requests[side], seconds=args.seconds, connections=args.connections, tool=tool)
+            if result.requests:
+                cpu[side].append((group_cpu_seconds(pgid) - before) * 1000 / result.requests)
             loaded[side].append(result)
-            alone[side].append(load.run(request, seconds=args.seconds, connections=args.latency_connections,
-                                        tool=tool))
-    return Side.of(loaded["direct"], alone["direct"]), Side.of(loaded["gateway"], alone["gateway"], cpu)
+            if side != "floor":  # the floor is the throughput reference; latency is added over the sandbox
+                steady[side].append(openloop.run(requests[side], rate=args.rate, seconds=args.seconds,
+                                                 clients=args.clients))
+    return {side: Side.of(loaded[side], steady[side], cpu[side]) for side in SIDES}
 
 
-def run_config(config: Config, tmp: Path, upstream: ManagedProcess, services: Services, args: argparse.Namespace,
-               tool: str, report: Report) -> None:
+def run_config(config: Config, tmp: Path, upstream: ManagedProcess, floor: ManagedProcess, services: Services,
+               args: argparse.Namespace, tool: str, report: Report) -> None:
     with gateway(tmp / config.name.split()[0] / str(config.workers), upstream, config, services) as proc:
         direct, through = Client(upstream.base_url), Client(proc.base_url)
         try:
             setup = Setup(direct, through, through.new_tenant(TENANT), pool=args.pool,
-                          finish_deadline_s=args.search_seconds + 30)
+                          finish_deadline_s=args.search_seconds + 30, floor_url=floor.base_url)
             if "cache" in args.paths:
                 setup.seed_cache()
             for name in args.paths:
@@ -69,8 +73,8 @@ def run_config(config: Config, tmp: Path, upstream: ManagedProcess, services: Se
                 if isinstance(pair, str):
                     report.rows.append(Row(config.name, label, note=pair))
                 else:
-                    d, g = measure_pair(pair.direct, pair.gateway, proc, args, tool)
-                    report.rows.append(Row(config.name, label, d, g))
+                    sides = measure(pair, {"floor": floor, "direct": upstream, "gateway": proc}, args, tool)
+                    report.rows.append(Row(config.name, label, sides["direct"], sides["gateway"], sides["floor"]))
                 print(f"  {config.name} / {label}: {time.monotonic() - started:.0f} s", file=sys.stderr)
             if args.scaling and config.production and config.workers == 1:
                 try:
@@ -88,9 +92,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=2, help="length of one measured round per side")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=10, help="concurrent connections of the load runs")
-    parser.add_argument("--latency-connections", type=int, default=1, help="connections of the latency runs")
+    parser.add_argument("--rate", type=float, default=200, help="requests/s of the steady open-loop runs")
+    parser.add_argument("--clients", type=int, default=10, help="connections of the steady open-loop runs")
     parser.add_argument("--pool", type=int, default=100, help="pre-uploaded searches for the cache-hit path")
-    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {','.join(PATHS)}")
+    parser.add_argument("--paths", default="status,info,cache", help=f"comma-separated, of {','.join(PATHS)}")
     parser.add_argument("--configs", default="0,1,2", help="indexes into: " + "; ".join(
         f"{i}={c.name}" for i, c in enumerate(CONFIGS)))
     parser.add_argument("--no-scaling", dest="scaling", action="store_false")
@@ -108,8 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.paths) - set(PATHS)
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
-    # The status-poll search must still run during its rounds: warm-up plus every round, both sides.
-    args.search_seconds = 2 * (2 * args.rounds * args.seconds + 1) + 10
+    # The status-poll search must still run during its rounds: warm-up plus every round, every side.
+    args.search_seconds = 3 * (2 * args.rounds * args.seconds + 1) + 10
     return args
 
 
@@ -122,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
         "generator": tool if tool == "wrk" else "python async client" + (
             " (wrk not installed)" if load.generator() == "python" else ""),
-        "connections": args.connections, "latency_connections": args.latency_connections,
+        "connections": args.connections, "rate": args.rate, "clients": args.clients,
+        "load_average": load_average(),
         "rounds": args.rounds, "seconds": args.seconds, "quick": args.quick,
     })
     started = time.monotonic()
@@ -130,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         services = Services(tmp)
         upstream = start_upstream(tmp / "sandbox", args.search_seconds)
+        floor = start_floor(tmp / "floor")
         try:
             for config in args.configs:
-                run_config(config, tmp, upstream, services, args, tool, report)
+                run_config(config, tmp, upstream, floor, services, args, tool, report)
         finally:
+            floor.terminate()
             upstream.terminate()
             services.close()
+    report.meta["load_average_after"] = load_average()
     md, js = report.write(args.out)
     sys.stdout.write(report.markdown())
     sys.stdout.write(f"\nWritten {md} and {js} in {time.monotonic() - started:.0f} s.\n")

@@ -8,6 +8,7 @@ runs exactly what the tests check.
 from __future__ import annotations
 
 import contextlib
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 
 from tests.fixtures.processes import ManagedProcess, start_gateway, start_sandbox
-from tests.fixtures.services import PostgresServer, RedisServer, wait_for
+from tests.fixtures.services import LOOPBACK, PostgresServer, RedisServer, free_port, wait_for
 from tests.fixtures.stack import ADMIN_TOKEN, UPSTREAM_TOKEN, gateway_env, sandbox_env
 
 
@@ -65,6 +66,15 @@ def start_upstream(tmp: Path, search_seconds: float) -> ManagedProcess:
     env = {**sandbox_env(), "SANDBOX_QUEUE_SECONDS": "0", "SANDBOX_SEARCH_SECONDS": str(search_seconds),
            "SANDBOX_INITIAL_CREDITS": str(10**12), "SANDBOX_LATENCY_MS": "0", "LOG_LEVEL": "WARNING"}
     return start_sandbox(tmp, env=env, cwd=tmp)
+
+
+def start_floor(tmp: Path) -> ManagedProcess:
+    """The bare FastAPI route (bench/floor.py), one worker, on the gateway's uvicorn settings."""
+    port = free_port()
+    base_url = f"http://{LOOPBACK}:{port}"
+    proc = ManagedProcess([sys.executable, "-m", "bench.floor", "--host", LOOPBACK, "--port", str(port)],
+                          log_dir=tmp, name=f"floor-{port}", base_url=base_url, ready_url=f"{base_url}/healthz")
+    return proc.start()
 
 
 @contextlib.contextmanager

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs wrk, the load generator `make bench` prefers, when missing (Debian/Ubuntu packages; sudo
+# Installs py-spy, and wrk, the load generator `make bench` prefers, when missing (Debian/Ubuntu packages; sudo
 # when not root). Never fails the benchmark: without wrk it falls back to its Python client and says so.
 set -uo pipefail
+
+# py-spy samples a serving gateway for the profile (`python -m bench.profile`), into the project's venv.
+"${VENV:-.venv}/bin/pip" install --quiet py-spy || echo "could not install py-spy: no profile." >&2
 
 command -v wrk >/dev/null 2>&1 && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.fixtures.processes import PROJECT_ROOT
 
 
-def test_quick_bench_writes_a_table_for_both_sides(tmp_path: Path) -> None:
+def test_quick_bench_writes_a_table_for_floor_sandbox_and_gateway(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--paths", "info,status", "--generator", "python",
          "--connections", "2", "--out", str(tmp_path)],
@@ -24,10 +24,19 @@ def test_quick_bench_writes_a_table_for_both_sides(tmp_path: Path) -> None:
         "/api/info", "status poll (/api/search on a running search)"]
     for row in report["rows"]:
         assert row["config"].startswith("embedded")
-        for side in ("direct", "gateway"):
+        for side in ("floor", "direct", "gateway"):
             assert row[side]["errors"] == 0, row
-            assert row[side]["rps"] > 0 and 0 < row[side]["p50_ms"] <= row[side]["p99_ms"], row
-        assert row["gateway"]["cpu_ms_per_request"] > 0
+            assert row[side]["rps"] > 0 and row[side]["cpu_ms_per_request"] > 0, row
+        for side in ("direct", "gateway"):  # latency at the steady rate; the floor is a throughput reference
+            assert 0 < row[side]["p50_ms"] <= row[side]["p99_ms"], row
         assert row["throughput_ratio"] > 0
+        assert row["efficiency"] == row["gateway"]["rps"] / row["floor"]["rps"]
+        assert row["added_p50_ms"] == row["gateway"]["p50_ms"] - row["direct"]["p50_ms"]
+        assert row["added_p99_ms"] == row["gateway"]["p99_ms"] - row["direct"]["p99_ms"]
+    assert report["meta"]["rate"] == 200 and report["meta"]["clients"] == 10
+    assert report["two_workers_over_one_on_polls"] is None  # the quick run has one configuration
     table = (tmp_path / "latest.md").read_text()
-    assert "| configuration | path | direct req/s |" in table and table == result.stdout.split("\nWritten")[0]
+    assert ("| configuration | path | floor req/s | sandbox req/s | gateway req/s | efficiency |" in table
+            and table == result.stdout.split("\nWritten")[0])
+    assert table.count("\n| embedded") == 2 and all(line.count("|") == 17 for line in table.splitlines()
+                                                    if line.startswith("| embedded"))

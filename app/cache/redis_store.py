@@ -33,6 +33,7 @@ class RedisCacheStore:
         self._purge_tenant = client.register_script(lua("app.cache", "purge_tenant"))
         self._join = client.register_script(lua("app.cache", "join"))
         self._leave = client.register_script(lua("app.cache", "leave"))
+        self._poll = client.register_script(lua("app.cache", "poll"))
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self._tag}:c:{kind}:{name}"
@@ -96,6 +97,13 @@ class RedisCacheStore:
 
     async def poll_lock(self, upstream_id: str, ttl_ms: int) -> bool:
         return bool(await self._call(self._client.set(self._key("l", upstream_id), b"1", nx=True, px=ttl_ms)))
+
+    async def poll(self, upstream_id: str, ttl_ms: int) -> tuple[bool, bytes | None]:
+        reply = await self._script(self._poll, [self._key("l", upstream_id), self._key("s", upstream_id)], ttl_ms)
+        if int(reply[0]) == 1:
+            return True, None
+        status = reply[1] if len(reply) > 1 else None
+        return False, status if isinstance(status, bytes) else None
 
     async def last_status(self, upstream_id: str) -> bytes | None:
         value = await self._call(self._client.get(self._key("s", upstream_id)))

@@ -2,9 +2,10 @@
 however many clients poll it on however many replicas.
 
 Whoever takes the short per-search lock (PX = the interval) asks upstream and shares the answer;
-everyone else reads the shared answer. A caller arriving before any answer exists waits for it,
-taking the lock itself if it frees, so the bound holds even then. Without the store every caller
-asks upstream directly, as before coalescing existed.
+everyone else reads the shared answer (taking the lock or else reading the answer: one round trip).
+A caller arriving before any answer exists waits for it, taking the lock itself if it frees, so the
+bound holds even then. Without the store every caller asks upstream directly, as before coalescing
+existed.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ class StatusChecks:
         deadline = self._clock.monotonic() + self._patience
         try:
             while True:
-                if await self._store.poll_lock(upstream_id, self._interval_ms):
+                locked, raw = await self._store.poll(upstream_id, self._interval_ms)
+                if locked:
                     return await self._ask(upstream_id, demo, share=True), False
-                raw = await self._store.last_status(upstream_id)
                 if raw is not None:
                     return orjson.loads(raw), True
                 if self._clock.monotonic() >= deadline:

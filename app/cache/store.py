@@ -51,6 +51,11 @@ class CacheStore(Protocol):
         """True for at most one caller per `ttl_ms` per upstream search: that one asks upstream."""
         ...
 
+    async def poll(self, upstream_id: str, ttl_ms: int) -> tuple[bool, bytes | None]:
+        """`poll_lock`, and when another caller holds the lock, `last_status`, in one step:
+        (True, None) for the caller that asks upstream, else (False, the shared status or None)."""
+        ...
+
     async def last_status(self, upstream_id: str) -> bytes | None: ...
 
     async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int) -> None: ...
@@ -190,6 +195,11 @@ class MemoryCacheStore:
             return False
         self._locks.set(upstream_id, b"1", ttl_ms, now)
         return True
+
+    async def poll(self, upstream_id: str, ttl_ms: int) -> tuple[bool, bytes | None]:
+        if await self.poll_lock(upstream_id, ttl_ms):
+            return True, None
+        return False, await self.last_status(upstream_id)
 
     async def last_status(self, upstream_id: str) -> bytes | None:
         value = self._statuses.get(upstream_id, self._clock.monotonic())

@@ -26,6 +26,7 @@ from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
 from app.facecheck.lifecycle import Answer, is_final
 from app.facecheck.models import SUBMITTING, UPLOAD_FAILED, UPLOADED, UPLOADING, Search
+from app.facecheck.rows import SearchRows
 from app.facecheck.schemas import ID_SEARCH, SearchRequest
 from app.facecheck.sharing import SearchSharing
 from app.observability import context, metrics
@@ -61,10 +62,15 @@ class SearchService:
         self._audit = audit
         self._clock = clock
         self._settings = settings
+        self._rows = SearchRows(clock)
 
-    async def _owned(self, principal: Principal, id_search: str | None) -> Search:
+    async def _owned(self, principal: Principal, id_search: str | None, *, held: bool = False) -> Search:
+        """The tenant's search, else "not found". `held`: a search past submission may come from this
+        replica's memory of it (status calls); changes to its images always read the database."""
         if not id_search or not ID_SEARCH.match(id_search):
             raise NotFound()
+        if held and (search := self._rows.get(id_search, principal.tenant_id)) is not None:
+            return search
         async with self._db.transaction() as session:
             search = await repo.owned(session, id_search, principal.tenant_id)
         if search is None or search.status in (UPLOADING, UPLOAD_FAILED):  # never given to a client
@@ -135,18 +141,29 @@ class SearchService:
     ) -> tuple[Body, dict[str, str]]:
         """The envelope, and its headers: X-Cache, and the RateLimit ones of a new reservation.
         `fresh` (Cache-Control: no-cache) runs a new upstream search whatever the cache holds."""
-        search = await self._owned(principal, request.id_search)
-        answer: Answer | None = None
-        if not request.status_only and search.status in (UPLOADED, SUBMITTING):
-            answer = await self._start(principal, search, request, fresh)
-        started = answer is not None
-        if answer is None:
-            answer = await self._sharing.progress(search)
-            if not request.status_only and search.status == UPLOADED:  # upstream never started it: now
-                started_now = await self._start(principal, search, request, fresh)
-                answer, started = started_now or answer, started_now is not None
-        if not request.with_progress and not is_final(answer.body) and search.status != UPLOADED:
-            answer = await self._wait(search, answer)
+        search = await self._owned(principal, request.id_search, held=True)
+        starting = False
+        try:
+            answer: Answer | None = None
+            if not request.status_only and search.status in (UPLOADED, SUBMITTING):
+                starting = True
+                answer = await self._start(principal, search, request, fresh)
+            started = answer is not None
+            if answer is None:
+                answer = await self._sharing.progress(search)
+                if not request.status_only and search.status == UPLOADED:  # upstream never started it: now
+                    starting = True
+                    started_now = await self._start(principal, search, request, fresh)
+                    answer, started = started_now or answer, started_now is not None
+            if not request.with_progress and not is_final(answer.body) and search.status != UPLOADED:
+                answer = await self._wait(search, answer)
+        finally:
+            # Held as a status call left it, past submission only; a start's outcome is read back from
+            # the database by the next call (a failed submit puts the row back before submission).
+            if starting:
+                self._rows.drop(search.id)
+            else:
+                self._rows.keep(search)
         stats = context.current()
         if stats is not None:
             stats.cache = answer.outcome
@@ -184,6 +201,7 @@ class SearchService:
         raise_in_band(body, search.id)
         remaining = [img for img in search.images if img.get("id_pic") != id_pic]
         if len(remaining) != len(search.images):
+            self._rows.drop(search.id)
             async with self._db.transaction() as session:
                 await repo.transition(session, search.id, (search.status,), images=remaining)
         await self._audit.record("delete_pic", tenant_id=search.tenant_id, key_id=principal.key_id,

@@ -83,6 +83,16 @@ async def test_one_poller_per_interval_and_a_shared_status(replicas: list[CacheS
     assert await two.last_status("u") == b'{"progress": 40}'
 
 
+async def test_one_step_poll_takes_the_lock_or_reads_the_shared_status(replicas: list[CacheStore]) -> None:
+    one, two = replicas
+    assert await one.poll("u", DAY_MS) == (True, None)
+    assert await two.poll("u", DAY_MS) == (False, None)  # locked, nothing shared yet
+    await one.save_status("u", b'{"progress": 40}', DAY_MS)
+    assert await two.poll("u", DAY_MS) == (False, b'{"progress": 40}')
+    assert await one.poll_lock("u", DAY_MS) is False  # the one-step poll holds the same lock
+    assert await two.poll("other", DAY_MS) == (True, None)
+
+
 async def test_memory_entries_expire_with_the_clock() -> None:
     clock = ManualClock()
     store = MemoryCacheStore(clock)
