@@ -9,12 +9,9 @@ from typing import Any
 
 from app.actors import CLI_ACTOR
 from app.audit.commands import audited
-from app.cache.redis_store import RedisCacheStore
-from app.cache.service import ResultCache
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade
-from app.facecheck.purge import CachePurge
 from app.redis_client import build_client
 from app.tenants.commands import print_json
 
@@ -24,6 +21,11 @@ def cmd_cache(settings: Settings, args: argparse.Namespace) -> int:
         sys.stderr.write("Without REDIS_URL the cache lives inside the server process: use DELETE /admin/cache.\n")
         return 2
     upgrade(settings)
+
+    # Imported here: the result store loads prometheus_client, which `serve` must set up first.
+    from app.cache.redis_store import RedisCacheStore
+    from app.cache.service import ResultCache
+    from app.facecheck.purge import CachePurge
 
     async def run() -> Any:
         db = Database(settings.effective_database_url)

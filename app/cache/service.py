@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
@@ -20,10 +20,6 @@ from app.store_errors import StoreUnavailable
 
 log = logging.getLogger("facecheck_gateway.cache")
 
-Outcome = Literal["hit", "miss", "coalesced"]
-HIT: Outcome = "hit"
-MISS: Outcome = "miss"
-COALESCED: Outcome = "coalesced"
 # A flight ends when its search settles; this only bounds one whose settling was lost.
 FLIGHT_TTL_MS = 3_600_000
 

@@ -136,9 +136,17 @@ class Database:
             raise translate(exc) from exc
 
     async def ping(self) -> None:
-        """One round trip (`SELECT 1`); raises whatever the driver raises when the database is away."""
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        """`SELECT 1`; raises whatever the driver raises when the database is away. Tried twice: after
+        a database restart, a pooled connection used within the ping window is dead without being
+        pinged, and failing on it invalidates it, so the second try meets a fresh connection."""
+        for attempt in (1, 2):
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                return
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
 
     async def close(self) -> None:
         await self.engine.dispose()

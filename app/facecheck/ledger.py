@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cache.service import COALESCED, HIT
+from app.cache.outcomes import COALESCED, HIT
 from app.facecheck.models import FINISHED, SUBMITTED, SUBMITTING, Search
 from app.quotas.policy import COMMITTED, HELD, PENDING, REFUNDED, Reservation, Snapshot
 

@@ -28,7 +28,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.writer import AuditWriter
-from app.cache.service import COALESCED, MISS, Entry, Outcome, ResultCache
+from app.cache.outcomes import COALESCED, MISS, Outcome
+from app.cache.service import Entry, ResultCache
 from app.cache.status_checks import StatusChecks
 from app.clock import Clock
 from app.db import Database

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from app.audit import context as audit_call
 from app.audit.writer import AuditWriter
-from app.cache.service import COALESCED
+from app.cache.outcomes import COALESCED
 from app.clock import Clock
 from app.db import Database
 from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, PurposeRequired, SearchConflict, UpstreamUnavailable

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.writer import AuditWriter
 from app.cache.keys import OFF, cache_key, effective_scope, scope_name
-from app.cache.service import COALESCED, HIT, MISS, Entry, ResultCache
+from app.cache.outcomes import COALESCED, HIT, MISS
+from app.cache.service import Entry, ResultCache
 from app.clock import Clock
 from app.db import Database
 from app.errors import UpstreamError

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cache.service import HIT
+from app.cache.outcomes import HIT
 from app.facecheck.models import SUBMITTING, UNCERTAIN, UNRESOLVED, Search
 from app.ledger.schemas import LedgerDay, LedgerReport, UnsettledSearch
 from app.quotas.policy import COMMITTED, HELD

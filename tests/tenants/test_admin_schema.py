@@ -40,7 +40,7 @@ def test_admin_api_matches_its_schema(admin_stack: Stack, mode: GenerationMode) 
     results = list(schema.get_all_operations())
     operations = [r.ok() for r in results if isinstance(r, Ok)]
     assert len(operations) == len(results), [r.err() for r in results if isinstance(r, Err)]
-    assert len(operations) == 23
+    assert len(operations) == 25
 
     for operation in operations:
 
