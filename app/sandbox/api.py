@@ -161,6 +161,8 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
         if (early := await gate(request)) is not None:
             return early
         params = request.query_params
+        if state.draw_delete_error():
+            return fail(SandboxError(OFFLINE, params.get("id_search")))
         try:
             search = state.delete_pic(params.get("id_search"), params.get("id_pic"))
         except SandboxError as exc:

@@ -47,6 +47,8 @@ class SandboxConfig(BaseModel):
     lost_upload_rate: float = Field(default=0.0, ge=0, le=1)
     """Fraction of uploads that are processed (the images stored under a new or the given id_search)
     but whose answer is lost the same way (``lost_answer_mode``): the client never learns the ids."""
+    delete_error_rate: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of deletes answered ``Search engine is offline.`` without deleting anything."""
     late_output_rate: float = Field(default=0.0, ge=0, le=1)
     """Fraction of newly submitted searches reported failed (``Search failed.``) when their run ends,
     then delivered with their output ``late_output_seconds`` later; charged, never refunded."""

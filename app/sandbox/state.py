@@ -95,6 +95,11 @@ class SandboxState:
         self.stats.slow_answers += slow and not lost
         return lost, status_error, slow and not lost
 
+    def draw_delete_error(self) -> bool:
+        """Whether a delete is refused in-band (``delete_error_rate``), the image left in place."""
+        rate = self.config.delete_error_rate
+        return rate > 0 and self._fault_rng.random() < rate
+
     # -- images -----------------------------------------------------------------------------------------
 
     def _get(self, id_search: str | None) -> Search:
