@@ -125,7 +125,8 @@ async def inputs_due(session: AsyncSession, now: datetime, ended_before: datetim
     return list((await session.execute(stmt)).scalars())
 
 
-async def inputs_swept(session: AsyncSession, search_id: str, images: list[dict[str, str]],
+async def inputs_swept(session: AsyncSession, search_id: str, images: list[dict[str, str]] | None,
                        due: datetime | None) -> None:
-    """Record a sweep of a search's inputs: ids learned meanwhile, and when to try again (None: done)."""
-    await session.execute(update(Search).where(Search.id == search_id).values(images=images, inputs_due_at=due))
+    """Record a sweep of a search's inputs: when to try again (None: done), and the ids learned meanwhile."""
+    learned: dict[str, Any] = {} if images is None else {"images": images}
+    await session.execute(update(Search).where(Search.id == search_id).values(inputs_due_at=due, **learned))

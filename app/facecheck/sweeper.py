@@ -33,7 +33,7 @@ MAX_RETRY = timedelta(hours=1)
 @dataclass(frozen=True, slots=True)
 class Swept:
     done: bool  # every image it could name is gone (or upstream cannot be asked about the rest)
-    images: list[dict[str, str]]  # the search's records, with any id learned meanwhile
+    images: list[dict[str, str]] | None  # the search's records with the ids learned meanwhile; None: none
 
 
 def _gone(body: Body) -> bool:
@@ -51,7 +51,13 @@ def _learn(images: list[dict[str, str]], id_pic: str) -> None:
 
 
 async def delete_inputs(upstream: UpstreamClient, search: Search) -> Swept:
+    """Delete every input of the search at the vendor, learning ids it never had on the way."""
     images = [dict(image) for image in search.images]
+    done = await _delete(upstream, search, images)
+    return Swept(done, images if images != search.images else None)
+
+
+async def _delete(upstream: UpstreamClient, search: Search, images: list[dict[str, str]]) -> bool:
     todo = [image["id_pic"] for image in images if image.get("id_pic")]
     seen = set(todo)
     while todo:
@@ -60,12 +66,12 @@ async def delete_inputs(upstream: UpstreamClient, search: Search) -> Swept:
             body = await upstream.delete_pic(search.upstream_id, id_pic)
         except GatewayError as exc:
             log.warning("input image not deleted upstream; retried later", extra={"reason": type(exc).__name__})
-            return Swept(False, images)
+            return False
         if body.get("error"):
             if _gone(body):
                 continue
             log.warning("input image not deleted upstream; retried later", extra={"reason": "in-band error"})
-            return Swept(False, images)
+            return False
         for pic in body.get("input") or []:
             new = pic.get("id_pic") if isinstance(pic, dict) else None
             if isinstance(new, str) and new and new not in seen:
@@ -74,7 +80,7 @@ async def delete_inputs(upstream: UpstreamClient, search: Search) -> Swept:
                 _learn(images, new)
     if any(not image.get("id_pic") for image in images):
         log.warning("input images whose ids upstream never gave cannot be deleted")
-    return Swept(True, images)
+    return True
 
 
 class InputSweeper:
@@ -119,5 +125,5 @@ class InputSweeper:
         retry = None if swept.done else now + min(max(failing_for, self._min_retry), MAX_RETRY)
         async with self._db.transaction() as session:
             await repo.inputs_swept(session, search.id, swept.images, retry)
-        search.images, search.inputs_due_at = swept.images, retry
+        search.images, search.inputs_due_at = swept.images or search.images, retry
         return swept.done
