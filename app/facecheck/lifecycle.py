@@ -46,6 +46,7 @@ from app.facecheck.models import (
     UPLOADED,
     Search,
 )
+from app.facecheck.sweeper import InputSweeper
 from app.facecheck.verdicts import Verdict, of_status, of_submit
 from app.observability import metrics
 from app.quotas.policy import COMMITTED, PENDING, REFUNDED, Limits, Reservation
@@ -88,7 +89,8 @@ class SearchLifecycle:
         self._audit = audit
         self._clock = clock
         self._result_urls = result_urls
-        self._delete_inputs = delete_inputs
+        grace = timedelta(seconds=upstream_timeout + 5)
+        self.sweeper = InputSweeper(db, upstream, clock, grace=grace) if delete_inputs else None
         # A claim older than this belongs to a process that died mid-submit (the submit call
         # itself cannot outlive the upstream timeout).
         self._stale_claim = timedelta(seconds=upstream_timeout + 5)
@@ -303,17 +305,14 @@ class SearchLifecycle:
         await self.delete_inputs(search)
 
     async def delete_inputs(self, search: Search) -> None:
-        """DELETE_INPUTS_AFTER_SEARCH: remove the faces from the vendor. A failure is logged and
-        never costs the result, which is already settled."""
-        if not self._delete_inputs:
+        """DELETE_INPUTS_AFTER_SEARCH: remove the faces from the vendor (sweeper.py). What is left
+        is retried by the sweeper; a failure never costs the result, which is already settled."""
+        if self.sweeper is None:
             return
-        for image in search.images:
-            if not image.get("id_pic"):
-                continue
-            try:
-                await self._upstream.delete_pic(search.upstream_id, image["id_pic"])
-            except GatewayError as exc:
-                log.warning("input image not deleted upstream", extra={"reason": type(exc).__name__})
+        try:
+            await self.sweeper.sweep_search(search)
+        except Exception:  # the sweeper finds the search still due
+            log.warning("input images not swept now; the sweeper retries")
 
     async def tenant_name(self, tenant_id: str) -> str:
         """Metrics are labelled by tenant name (which admins may change): looked up on each settle

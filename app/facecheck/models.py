@@ -28,6 +28,7 @@ class Search(Base):
         Index("ix_searches_tenant_created", "tenant_id", "created_at"),
         Index("ix_searches_reserved_month", "reserved_month", "tenant_id"),
         Index("ix_searches_status", "status"),
+        Index("ix_searches_inputs_due", "status", "inputs_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -38,6 +39,9 @@ class Search(Base):
     demo: Mapped[bool | None] = mapped_column(Boolean, default=None)
     # [{"id_pic": upstream id, "sha256": hex}] per input image still in the search; never the image.
     images: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Set once its images are at the vendor under a known id: when the input sweeper may next try to
+    # delete them (the search must also have ended); None once deleted or nothing more can be.
+    inputs_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -10,6 +10,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.facecheck.models import (
+    FAILED,
     FINISHED,
     HELD_STATES,
     SUBMITTED,
@@ -113,3 +114,19 @@ async def correct_to_committed(session: AsyncSession, search_id: str, now: datet
 async def stale_claims(session: AsyncSession, before: datetime, limit: int = 100) -> list[Search]:
     stmt = select(Search).where(Search.status == SUBMITTING, Search.submitted_at < before).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+async def inputs_due(session: AsyncSession, now: datetime, ended_before: datetime, limit: int) -> list[Search]:
+    """Ended searches whose images may still be at the vendor and are due another delete, longest due
+    first (one that keeps failing waits longer between tries, so it never starves the others)."""
+    stmt = (select(Search).where(Search.status.in_((FINISHED, FAILED)), Search.inputs_due_at <= now,
+                                 Search.finished_at < ended_before)
+            .order_by(Search.inputs_due_at).limit(limit))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def inputs_swept(session: AsyncSession, search_id: str, images: list[dict[str, str]] | None,
+                       due: datetime | None) -> None:
+    """Record a sweep of a search's inputs: when to try again (None: done), and the ids learned meanwhile."""
+    learned: dict[str, Any] = {} if images is None else {"images": images}
+    await session.execute(update(Search).where(Search.id == search_id).values(inputs_due_at=due, **learned))

@@ -11,6 +11,7 @@ answered from the result cache or attached to an identical running search (shari
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +21,15 @@ from app.audit.writer import AuditWriter
 from app.cache.outcomes import COALESCED
 from app.clock import Clock
 from app.db import Database
-from app.errors import ENVELOPE_KEYS, DemoOnly, NotFound, PurposeRequired, SearchConflict, UpstreamUnavailable
+from app.errors import (
+    ENVELOPE_KEYS,
+    DemoOnly,
+    GatewayError,
+    NotFound,
+    PurposeRequired,
+    SearchConflict,
+    UpstreamUnavailable,
+)
 from app.facecheck import audit_events
 from app.facecheck import repository as repo
 from app.facecheck.images import CheckedImage
@@ -101,10 +110,17 @@ class SearchService:
                 await asyncio.shield(self._upload_failed(search))
             raise
         inputs = _image_records(known, body.get("input"), images)
-        async with self._db.transaction() as session:
-            if not await repo.transition(session, search.id, (UPLOADING, UPLOADED), status=UPLOADED,
-                                         upstream_id=upstream_id, images=inputs):
-                raise SearchConflict()
+        try:
+            async with self._db.transaction() as session:
+                moved = await repo.transition(session, search.id, (UPLOADING, UPLOADED), status=UPLOADED,
+                                              upstream_id=upstream_id, images=inputs,
+                                              inputs_due_at=self._clock.now())
+        except BaseException:
+            await asyncio.shield(self._withdraw(upstream_id, known, body))
+            raise
+        if not moved:
+            await self._withdraw(upstream_id, known, body)
+            raise SearchConflict()
         search.status, search.upstream_id, search.images = UPLOADED, upstream_id, inputs
         await audit_events.uploaded(self._audit, search)
         out = self._present(search, body)
@@ -128,6 +144,16 @@ class SearchService:
                 raise SearchConflict()
         existing.images = images
         return existing
+
+    async def _withdraw(self, upstream_id: str, known: list[dict[str, str]], body: Body) -> None:
+        """Upstream stored the images but the gateway could not record their ids: delete them now,
+        as no record would let anything delete them later (best effort; the caller hears an error)."""
+        old = {image.get("id_pic") for image in known}
+        for pic in body.get("input") or []:
+            id_pic = pic.get("id_pic") if isinstance(pic, dict) else None
+            if isinstance(id_pic, str) and id_pic and id_pic not in old:
+                with contextlib.suppress(GatewayError):
+                    await self._upstream.delete_pic(upstream_id, id_pic)
 
     async def _upload_failed(self, search: Search) -> None:
         """Refused (nothing stored upstream) or unknown (the images may be there): the record ends,

@@ -45,17 +45,23 @@ class Tracker:
         self._balance_at = float("-inf")
         self._failures: dict[str, int] = {}  # per search: status checks in a row that told nothing
         self._retry_at: dict[str, float] = {}
+        self._leading = False
 
     def start(self) -> None:
         self._background.start(self._run())
+        if self._lifecycle.sweeper is not None:  # deletes inputs on the leader only, like the tracking
+            self._lifecycle.sweeper.start(lambda: self._leading, self._interval)
 
     async def stop(self) -> None:
+        if self._lifecycle.sweeper is not None:
+            await self._lifecycle.sweeper.stop()
         await self._background.stop()
 
     async def _run(self) -> None:
         while True:
             try:
-                if await self._quotas.lead("tracker", self._interval * 3):
+                self._leading = await self._quotas.lead("tracker", self._interval * 3)
+                if self._leading:
                     await self.tick()
             except Exception:  # keep tracking whatever one round ran into
                 log.exception("tracker round failed")

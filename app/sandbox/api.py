@@ -85,10 +85,11 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
         return reply(envelope(state.config, id_search=search.id_search, message=message, input_=pics))
 
     async def deliver(response: Response, *, submitted: bool = False, status_check: bool = False,
-                      id_search: str | None = None) -> Response:
+                      uploaded: bool = False, id_search: str | None = None) -> Response:
         """Faults that strike after the call was processed: what upstream did stands, whatever the
         client hears (a lost answer, a status error while the run goes on, a slow answer)."""
-        lost, status_error, slow = state.draw_answer_faults(submitted=submitted, status_check=status_check)
+        lost, status_error, slow = state.draw_answer_faults(submitted=submitted, status_check=status_check,
+                                                            uploaded=uploaded)
         if status_error:
             return reply(error_envelope(state.config, OFFLINE, id_search))
         if lost:
@@ -137,7 +138,7 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
             search = state.add_pics(id_search, pics)
         except SandboxError as exc:
             return fail(exc)
-        return await deliver(with_pics(search, f"Uploaded {len(pics)} image(s)."))
+        return await deliver(with_pics(search, f"Uploaded {len(pics)} image(s)."), uploaded=True)
 
     @router.post("/search")
     async def search(request: Request) -> Response:
@@ -160,6 +161,8 @@ def build_api_router(state: SandboxState, clock: Clock, sleep: Sleep) -> APIRout
         if (early := await gate(request)) is not None:
             return early
         params = request.query_params
+        if state.draw_delete_error():
+            return fail(SandboxError(OFFLINE, params.get("id_search")))
         try:
             search = state.delete_pic(params.get("id_search"), params.get("id_pic"))
         except SandboxError as exc:

@@ -44,6 +44,15 @@ class SandboxConfig(BaseModel):
     dropped mid-answer, or replaced by a load balancer's HTTP 503."""
     status_error_rate: float = Field(default=0.0, ge=0, le=1)
     """Fraction of status checks answered with the in-band offline error while the runs go on (and charge)."""
+    lost_upload_rate: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of uploads that are processed (the images stored under a new or the given id_search)
+    but whose answer is lost the same way (``lost_answer_mode``): the client never learns the ids."""
+    delete_error_rate: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of deletes answered ``Search engine is offline.`` without deleting anything."""
+    late_output_rate: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of newly submitted searches reported failed (``Search failed.``) when their run ends,
+    then delivered with their output ``late_output_seconds`` later; charged, never refunded."""
+    late_output_seconds: float = Field(default=5.0, ge=0)
     slow_answer_rate: float = Field(default=0.0, ge=0, le=1)
     """Fraction of /api calls processed at once whose (successful) answer waits ``slow_answer_seconds``."""
     slow_answer_seconds: float = Field(default=2.0, ge=0)

@@ -63,6 +63,8 @@ class Search:
     submitted_at: float | None = None
     demo: bool = False
     will_fail: bool = False
+    late_output: bool = False
+    """Reported failed when the run ends, then delivered ``late_output_seconds`` later (charged)."""
     charged: int = 0
     refunded: bool = False
     results_key: str = ""

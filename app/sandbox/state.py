@@ -58,6 +58,7 @@ class SandboxState:
         self._fail_rng = random.Random(f"fail:{self.config.seed}")
         self._fault_rng = random.Random(f"fault:{self.config.seed}")
         self._answer_rng = random.Random(f"answer:{self.config.seed}")
+        self._late_rng = random.Random(f"late:{self.config.seed}")
 
     def update_config(self, patch: Mapping[str, Any]) -> SandboxConfig:
         """Apply a partial update atomically; raises pydantic.ValidationError and keeps the old config."""
@@ -79,17 +80,25 @@ class SandboxState:
         self.stats.http_5xx += fail
         return hang, fail
 
-    def draw_answer_faults(self, *, submitted: bool, status_check: bool) -> tuple[bool, bool, bool]:
+    def draw_answer_faults(self, *, submitted: bool, status_check: bool, uploaded: bool = False
+                           ) -> tuple[bool, bool, bool]:
         """Decide (lose the answer, answer a status error, answer slowly) for a call just processed:
-        only a new submit's answer can be lost, only a status check can get the status error."""
+        only a new submit's (or, with `lost_upload_rate`, an upload's) answer can be lost, only a
+        status check can get the status error."""
         cfg, rng = self.config, self._answer_rng
         lost = submitted and cfg.lost_answer_rate > 0 and rng.random() < cfg.lost_answer_rate
+        lost = lost or (uploaded and cfg.lost_upload_rate > 0 and rng.random() < cfg.lost_upload_rate)
         status_error = status_check and cfg.status_error_rate > 0 and rng.random() < cfg.status_error_rate
         slow = cfg.slow_answer_rate > 0 and rng.random() < cfg.slow_answer_rate
         self.stats.lost_answers += lost
         self.stats.status_errors += status_error
         self.stats.slow_answers += slow and not lost
         return lost, status_error, slow and not lost
+
+    def draw_delete_error(self) -> bool:
+        """Whether a delete is refused in-band (``delete_error_rate``), the image left in place."""
+        rate = self.config.delete_error_rate
+        return rate > 0 and self._fault_rng.random() < rate
 
     # -- images -----------------------------------------------------------------------------------------
 
@@ -164,6 +173,8 @@ class SandboxState:
         search.demo = demo
         search.charged = cost
         search.will_fail = self.config.error_rate > 0 and self._fail_rng.random() < self.config.error_rate
+        late = self.config.late_output_rate
+        search.late_output = not search.will_fail and late > 0 and self._late_rng.random() < late
         search.results_key = results_key((p.sha256 for p in search.pics), demo, self.config.seed)
         search.images_in_bundle = len(search.pics)
         self._queue.append(search)
@@ -194,7 +205,8 @@ class SandboxState:
         queue, run = self.config.queue_seconds, self.config.search_seconds
         elapsed = self._clock() - search.submitted_at
         if elapsed >= queue + run:
-            return replace(base, phase=Phase.FAILED if search.will_fail else Phase.DONE, progress=100)
+            late = search.late_output and elapsed < queue + run + self.config.late_output_seconds
+            return replace(base, phase=Phase.FAILED if search.will_fail or late else Phase.DONE, progress=100)
         left = queue + run - elapsed
         if elapsed < queue:
             return replace(base, phase=Phase.QUEUED, progress=0, position=self._position(search), seconds_left=left)

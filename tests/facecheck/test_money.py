@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures.api import delta, search, upload
 from tests.fixtures.images import make_image
-from tests.fixtures.money import HEALTHY, TIMEOUT, Books, launch, poll_until_final, settled
+from tests.fixtures.money import HEALTHY, SETTLE_DEADLINE_S, TIMEOUT, Books, launch, poll_until_final, settled
 from tests.fixtures.scrape import scrape
 from tests.fixtures.services import PostgresServer, RedisServer, wait_for
 from tests.fixtures.stack import Stack
@@ -181,5 +181,31 @@ def test_polls_while_the_circuit_is_open_answer_from_the_last_known_status(circu
         assert poll["error"] is None and poll["id_search"] == running and poll["output"] is None, poll
     stack.knobs(**HEALTHY)
     assert poll_until_final(stack, key, running)[-1]["output"] is not None
+    settled(books)
+    books.check(tenant, start)
+
+
+def test_a_delivery_after_upstream_reported_failure_is_charged_and_the_correction_recorded(books: Books) -> None:
+    stack = books.stack
+    tenant, key = books.tenant()
+    start = stack.stats()
+    sid = books.upload(key, 5700)
+    # Upstream reports the run failed (the gateway refunds), then delivers its output and keeps the charge.
+    stack.knobs(late_output_rate=1.0, late_output_seconds=6.0)
+    assert search(stack, key, sid)["error"] is None
+    stack.knobs(**HEALTHY)
+    wait_for(lambda: search(stack, key, sid, status_only=True)["error"] == "Search failed.",
+             deadline_s=SETTLE_DEADLINE_S, what="upstream reporting the search failed")
+    refunded = books.server.psql(f"SELECT status, reservation FROM searches WHERE id = '{sid}'",
+                                 books.replicas.database).strip()
+    assert refunded == "failed|refunded"
+    assert poll_until_final(stack, key, sid)[-1]["output"] is not None  # delivered after all
+    assert delta(start, stack.stats())["credits_spent"] == 3
+    charged = books.server.psql(f"SELECT status, reservation, credits_reserved FROM searches WHERE id = '{sid}'",
+                                books.replicas.database).strip()
+    assert charged == "finished|committed|3"
+    actions = [e["action"] for e in stack.admin("GET", "/admin/audit", params={"id_search": sid}).json()["events"]]
+    assert actions.count("search.corrected") == 1 and actions.count("search.failed") == 1, actions
+    assert "search.finished" not in actions, actions
     settled(books)
     books.check(tenant, start)
