@@ -57,9 +57,11 @@ class SearchRows:
         held = self._rows.get(search.id)
         if held is not None and held[0].status == search.status:
             return  # unchanged: no copy, and its age still counts from the database read
-        self._rows[search.id] = (_copy(search), self._clock.monotonic() + self._max_age)
-        self._rows.move_to_end(search.id)  # order of insertion: the oldest read goes first
-        while len(self._rows) > self._max_rows:
+        now = self._clock.monotonic()
+        self._rows[search.id] = (_copy(search), now + self._max_age)
+        self._rows.move_to_end(search.id)  # order of insertion is order of deadline: the oldest first
+        # Expired rows go as new ones come, so memory follows the poll rate, not the day's traffic.
+        while self._rows and (len(self._rows) > self._max_rows or next(iter(self._rows.values()))[1] <= now):
             self._rows.popitem(last=False)
 
     def drop(self, search_id: str) -> None:
