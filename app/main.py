@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -31,6 +32,7 @@ from app.facecheck.router import router as facecheck_router
 from app.ledger.router import router as ledger_router
 from app.lifespan import make_lifespan
 from app.notify.router import router as webhook_router
+from app.observability.direct import DirectRoutes
 from app.observability.limits import BodyLimitMiddleware, HeaderLimitMiddleware
 from app.observability.middleware import RequestContextMiddleware, answer_error
 from app.observability.router import build_router as build_operations_router
@@ -38,6 +40,8 @@ from app.openapi import build_openapi
 from app.tenants.router import router as admin_router
 from app.upstream.router import router as upstream_admin_router
 
+# The hottest routes: every client polls /api/search each second, and asks /api/info before searches.
+DIRECT_PATHS = ("/api/search", "/api/info")
 # Free-text headers the audit log keeps, cut to the lengths it stores before anything reads them.
 CLIPPED_HEADERS = {b"x-purpose": MAX_PURPOSE, b"x-case-id": MAX_CASE_ID, b"user-agent": MAX_USER_AGENT}
 
@@ -75,6 +79,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=make_lifespan(settings, clock),
         docs_url=None,
         redoc_url=None,
+        # The gateway exports its own metrics and logs; FastAPI's OpenTelemetry hooks would only ask,
+        # on every request, for providers nobody configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.clock = clock
 
@@ -96,6 +103,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
+    # Innermost: the polls and info calls skip FastAPI's routing (app/observability/direct.py).
+    app.add_middleware(DirectRoutes, routes=[r for r in facecheck_router.routes if isinstance(r, APIRoute)
+                                             and r.path in DIRECT_PATHS], http_status=http_status)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes,
                        timeout=settings.body_timeout_seconds, http_status=http_status)
     app.add_middleware(AuditMiddleware)
