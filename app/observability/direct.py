@@ -29,7 +29,7 @@ class DirectRoutes:
         self.http_status = http_status
         self.routes: dict[str, tuple[APIRoute, Endpoint]] = {}
         for route in routes:
-            for method in route.methods:
+            for method in route.methods or ():
                 self.routes[f"{method} {route.path}"] = (route, route.endpoint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
