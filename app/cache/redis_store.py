@@ -7,6 +7,7 @@ Key layout (prefix "fcg"; the hash tag `{fcg}` is the quota store's, so everythi
     {fcg}:c:f:<key>        the search leading the single flight for <key>
     {fcg}:c:l:<upstream>   poll lock: whoever sets it asks upstream; PX = the poll interval
     {fcg}:c:s:<upstream>   last status upstream gave for that search (short TTL)
+    {fcg}:c:w:<upstream>   the poll window (lock holder's token) that status was saved in
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
+from app.cache.store import PollStep
 from app.redis_client import RedisClient
 from app.store_errors import UNAVAILABLE, StoreUnavailable, lua, translated
 
@@ -34,6 +36,7 @@ class RedisCacheStore:
         self._join = client.register_script(lua("app.cache", "join"))
         self._leave = client.register_script(lua("app.cache", "leave"))
         self._poll = client.register_script(lua("app.cache", "poll"))
+        self._save_status = client.register_script(lua("app.cache", "save_status"))
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self._tag}:c:{kind}:{name}"
@@ -73,7 +76,7 @@ class RedisCacheStore:
 
     async def _scan_and_unlink(self) -> int:
         deleted = 0
-        for kind in ("e", "t", "s"):
+        for kind in ("e", "t", "s", "w"):
             batch: list[Any] = []
             async for name in self._client.scan_iter(match=self._key(kind, "*"), count=_SCAN_BATCH):
                 batch.append(name)
@@ -98,19 +101,22 @@ class RedisCacheStore:
     async def poll_lock(self, upstream_id: str, ttl_ms: int) -> bool:
         return bool(await self._call(self._client.set(self._key("l", upstream_id), b"1", nx=True, px=ttl_ms)))
 
-    async def poll(self, upstream_id: str, ttl_ms: int) -> tuple[bool, bytes | None]:
-        reply = await self._script(self._poll, [self._key("l", upstream_id), self._key("s", upstream_id)], ttl_ms)
+    async def poll(self, upstream_id: str, ttl_ms: int, token: str) -> PollStep:
+        keys = [self._key("l", upstream_id), self._key("s", upstream_id), self._key("w", upstream_id)]
+        reply = await self._script(self._poll, keys, ttl_ms, token)
         if int(reply[0]) == 1:
-            return True, None
+            return PollStep(True, None, 0)
         status = reply[1] if len(reply) > 1 else None
-        return False, status if isinstance(status, bytes) else None
+        fresh = int(reply[2]) if len(reply) > 2 and status is not None else 0
+        return PollStep(False, status if isinstance(status, bytes) else None, fresh)
 
     async def last_status(self, upstream_id: str) -> bytes | None:
         value = await self._call(self._client.get(self._key("s", upstream_id)))
         return value if isinstance(value, bytes) else None
 
-    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int) -> None:
-        await self._call(self._client.set(self._key("s", upstream_id), value, px=ttl_ms))
+    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int, window: str = "") -> None:
+        await self._script(self._save_status, [self._key("s", upstream_id), self._key("w", upstream_id)], value,
+                           ttl_ms, window)
 
     async def ping(self) -> bool:
         try:

@@ -14,10 +14,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from app.clock import Clock
 from app.observability import metrics
+
+
+class PollStep(NamedTuple):
+    locked: bool  # this caller took the poll lock (its window is the caller's token): it asks upstream
+    status: bytes | None  # otherwise the shared status (None: nothing shared yet)
+    # How long `status` stays the answer: it was saved in the lock's own window, so until the lock
+    # expires nobody asks upstream again and every poll reads this same status. 0 when it was saved
+    # in an earlier window (the holder has not answered yet) or nothing is shared.
+    fresh_ms: int
 
 
 class CacheStore(Protocol):
@@ -51,14 +60,16 @@ class CacheStore(Protocol):
         """True for at most one caller per `ttl_ms` per upstream search: that one asks upstream."""
         ...
 
-    async def poll(self, upstream_id: str, ttl_ms: int) -> tuple[bool, bytes | None]:
-        """`poll_lock`, and when another caller holds the lock, `last_status`, in one step:
-        (True, None) for the caller that asks upstream, else (False, the shared status or None)."""
+    async def poll(self, upstream_id: str, ttl_ms: int, token: str) -> PollStep:
+        """`poll_lock` (a window named `token`, unique per attempt), and when another caller holds
+        the lock, `last_status` and how long it stays the window's answer, in one step."""
         ...
 
     async def last_status(self, upstream_id: str) -> bytes | None: ...
 
-    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int) -> None: ...
+    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int, window: str = "") -> None:
+        """Share upstream's latest answer, saved in the poll window `window` (the holder's token)."""
+        ...
 
     async def ping(self) -> bool: ...
 
@@ -160,6 +171,7 @@ class MemoryCacheStore:
         self._flights = _Expiring()
         self._locks = _Expiring()
         self._statuses = _Expiring()
+        self._windows = _Expiring()  # the window each shared status was saved in
 
     async def get(self, key: str) -> bytes | None:
         return self._entries.get(key, self._clock.monotonic())
@@ -175,6 +187,7 @@ class MemoryCacheStore:
 
     async def purge_all(self) -> int:
         self._statuses.values.clear()
+        self._windows.values.clear()
         return self._entries.clear()
 
     async def join(self, key: str, search_id: str, ttl_ms: int) -> str:
@@ -196,17 +209,25 @@ class MemoryCacheStore:
         self._locks.set(upstream_id, b"1", ttl_ms, now)
         return True
 
-    async def poll(self, upstream_id: str, ttl_ms: int) -> tuple[bool, bytes | None]:
-        if await self.poll_lock(upstream_id, ttl_ms):
-            return True, None
-        return False, await self.last_status(upstream_id)
+    async def poll(self, upstream_id: str, ttl_ms: int, token: str) -> PollStep:
+        now = self._clock.monotonic()
+        window = self._locks.get(upstream_id, now)
+        if window is None:
+            self._locks.set(upstream_id, token, ttl_ms, now)
+            return PollStep(True, None, 0)
+        status = await self.last_status(upstream_id)
+        if status is None or self._windows.get(upstream_id, now) != window:
+            return PollStep(False, status, 0)
+        return PollStep(False, status, max(1, round((self._locks.values[upstream_id][1] - now) * 1000)))
 
     async def last_status(self, upstream_id: str) -> bytes | None:
         value = self._statuses.get(upstream_id, self._clock.monotonic())
         return value if isinstance(value, bytes) else None
 
-    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int) -> None:
-        self._statuses.set(upstream_id, value, ttl_ms, self._clock.monotonic())
+    async def save_status(self, upstream_id: str, value: bytes, ttl_ms: int, window: str = "") -> None:
+        now = self._clock.monotonic()
+        self._statuses.set(upstream_id, value, ttl_ms, now)
+        self._windows.set(upstream_id, window, ttl_ms, now)
 
     async def ping(self) -> bool:
         return True

@@ -85,12 +85,24 @@ async def test_one_poller_per_interval_and_a_shared_status(replicas: list[CacheS
 
 async def test_one_step_poll_takes_the_lock_or_reads_the_shared_status(replicas: list[CacheStore]) -> None:
     one, two = replicas
-    assert await one.poll("u", DAY_MS) == (True, None)
-    assert await two.poll("u", DAY_MS) == (False, None)  # locked, nothing shared yet
-    await one.save_status("u", b'{"progress": 40}', DAY_MS)
-    assert await two.poll("u", DAY_MS) == (False, b'{"progress": 40}')
+    assert await one.poll("u", DAY_MS, "w1") == (True, None, 0)
+    assert await two.poll("u", DAY_MS, "w2") == (False, None, 0)  # locked, nothing shared yet
+    await one.save_status("u", b'{"progress": 40}', DAY_MS, "w1")
+    step = await two.poll("u", DAY_MS, "w3")
+    assert (step.locked, step.status) == (False, b'{"progress": 40}')
     assert await one.poll_lock("u", DAY_MS) is False  # the one-step poll holds the same lock
-    assert await two.poll("other", DAY_MS) == (True, None)
+    assert (await two.poll("other", DAY_MS, "w4")).locked is True
+
+
+async def test_a_status_saved_in_the_window_stays_its_answer_until_the_lock_ends(replicas: list[CacheStore]) -> None:
+    one, two = replicas
+    await one.save_status("u", b'{"progress": 10}', DAY_MS, "earlier")  # an earlier window's answer
+    assert (await one.poll("u", 60_000, "now")).locked is True  # a new window: one asks upstream
+    assert await two.poll("u", 60_000, "two") == (False, b'{"progress": 10}', 0)  # not this window's
+    await one.save_status("u", b'{"progress": 40}', DAY_MS, "now")
+    late = await two.poll("u", 60_000, "two")
+    assert (late.locked, late.status) == (False, b'{"progress": 40}')
+    assert 0 < late.fresh_ms <= 60_000  # the window's own answer, for the lock's time left
 
 
 async def test_memory_entries_expire_with_the_clock() -> None:
