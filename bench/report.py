@@ -89,6 +89,12 @@ class Report:
             return rps[TWO_WORKERS] / rps[ONE_WORKER]
         return None
 
+    def _cores(self, config: str) -> str:
+        for row in self.rows:
+            if row.config == config and row.path == POLL and row.gateway and row.gateway.cpu_ms_per_request:
+                return f"{row.gateway.rps * row.gateway.cpu_ms_per_request / 1000:.2f}"
+        return "?"
+
     def markdown(self) -> str:
         m = self.meta
         lines = [
@@ -122,7 +128,10 @@ class Report:
             )
         speedup = self.two_workers_speedup()
         if speedup is not None:
-            lines += ["", f"Two workers over one worker on polls (production, gateway req/s): {speedup:.2f}x."]
+            lines += ["", f"Two workers over one worker on polls (production, gateway req/s): {speedup:.2f}x. "
+                      f"Cores the gateway kept busy under that load (req/s x CPU/req): {self._cores(ONE_WORKER)} "
+                      f"with one worker, {self._cores(TWO_WORKERS)} with two, of the machine's {os.cpu_count()} "
+                      "(the load generator, Redis and the sandbox run on the same cores)."]
         if self.scaling:
             lines += ["", "## Tenant scaling", "",
                       f"Per-request cost with the load spread over N tenants (production, 1 worker, "
