@@ -112,7 +112,7 @@ class AuditWriter:
                 batch = self._queue[:BATCH]
                 del self._queue[:BATCH]
                 await self._write(batch)
-        finally:  # cancelled (the loop is closing): no caller waits forever
+        finally:  # a no-op unless cancelled (the loop closing): then no caller waits forever
             for _, written in [*batch, *self._queue]:
                 written.cancel()
             self._queue.clear()
