@@ -46,6 +46,22 @@ async def append(session: AsyncSession, key: bytes, row: dict[str, Any], *, repl
     return True
 
 
+async def append_many(session: AsyncSession, key: bytes, rows: list[dict[str, Any]]) -> None:
+    """Chain `rows` onto the head in their order, in one transaction: the head locked and moved
+    once, the rows inserted by one executemany. Same lock as `append`, so the two interleave."""
+    conn = await session.connection()
+    head = (await conn.execute(_LOCK_HEAD)).one()
+    seq, prev_hash = head.seq, head.hash
+    chained = []
+    for row in rows:
+        seq += 1
+        row = {**row, "seq": seq, "prev_hash": prev_hash}
+        row["hash"] = prev_hash = event_hash(key, row)
+        chained.append(row)
+    await conn.execute(_INSERT, chained)
+    await conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+
+
 async def head(session: AsyncSession) -> AuditChain:
     return (await session.execute(select(AuditChain).where(AuditChain.id == HEAD))).scalar_one()
 

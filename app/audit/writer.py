@@ -1,14 +1,17 @@
 """AuditWriter: every event durably written before the call it records is answered.
 
-The database first (one short transaction that chains the event); if the database cannot take
-it, the process's fsync'd spool; if neither can, AUDIT_UNAVAILABLE. While this process has
-events in its spool, new ones follow them there, so the chain keeps the order they happened in;
-a background task replays the spool (and spools of dead processes) once the database is back.
+The database first; if the database cannot take it, the process's fsync'd spool; if neither can,
+AUDIT_UNAVAILABLE. Writes are group-committed: callers queue their event and wait, and one flusher
+task chains everything queued in one short transaction (the head locked and moved once), while
+new events gather for the next. While this process has events in its spool, new ones follow them
+there, so the chain keeps the order they happened in; a background task replays the spool (and
+spools of dead processes) once the database is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import uuid
@@ -33,6 +36,7 @@ from app.observability import metrics
 
 log = logging.getLogger("facecheck_gateway.audit")
 PARTITION_EVERY = 3600.0
+BATCH = 200  # events per commit at most: a bounded transaction, and a bounded wait for the last in it
 
 
 class AuditWriter:
@@ -50,6 +54,8 @@ class AuditWriter:
         self._offset = 0  # how far our spool file has been replayed
         self._background = Background("audit-replay")
         self._maintained_at = float("-inf")
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # -- recording --------------------------------------------------------------------------------
     async def record(self, action: str, outcome: str = OK, *, session: AsyncSession | None = None,
@@ -62,15 +68,12 @@ class AuditWriter:
             await repo.append(session, self._key, row)
             self._mark()
             return
-        if self._pending == 0:
-            try:
-                async with self._db.transaction() as session:
-                    await repo.append(session, self._key, row)
-                self._mark()
-                return
-            except GatewayError:
-                log.warning("audit database unavailable; spooling", extra={"action": action})
-        await self._to_spool(row)
+        written = asyncio.get_running_loop().create_future()
+        self._queue.append((row, written))
+        if self._flusher is None or self._flusher.done():
+            # A context of its own: the flusher writes for many calls, and carries none's facts.
+            self._flusher = asyncio.create_task(self._flush(), name="audit-flush", context=contextvars.Context())
+        await written  # cancelling a caller stops its wait, never the batch's write
         self._mark()
 
     async def admin_action(self, actor: str, action: str, *, tenant_id: str | None = None,
@@ -99,6 +102,52 @@ class AuditWriter:
         facts = call.current()
         if facts is not None:
             facts.recorded = True
+
+    # -- group commit -----------------------------------------------------------------------------
+    async def _flush(self) -> None:
+        """Write what is queued, a batch at a time in queue order, until the queue is empty."""
+        batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        try:
+            while self._queue:
+                batch = self._queue[:BATCH]
+                del self._queue[:BATCH]
+                await self._write(batch)
+        finally:  # a no-op unless cancelled (the loop closing): then no caller waits forever
+            for _, written in [*batch, *self._queue]:
+                written.cancel()
+            self._queue.clear()
+
+    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        """One transaction for the batch; if the database cannot take it (or earlier events wait in
+        the spool), each event goes to the spool in order, each caller told its own outcome."""
+        try:
+            if self._pending == 0 and await self._commit([row for row, _ in batch]):
+                for _, written in batch:
+                    _settle(written)
+                return
+        except Exception as exc:  # a fault, not an outage: every caller of the batch sees it
+            for _, written in batch:
+                _settle(written, exc)
+            return
+        for row, written in batch:
+            try:
+                await self._to_spool(row)
+            except Exception as exc:
+                _settle(written, exc)
+            else:
+                _settle(written)
+
+    async def _commit(self, rows: list[dict[str, Any]]) -> bool:
+        """False when the database is unavailable. An unknown outcome then spooled is safe: replay
+        skips event ids already in."""
+        try:
+            async with self._db.transaction() as session:
+                await repo.append_many(session, self._key, rows)
+        except GatewayError:
+            log.warning("audit database unavailable; spooling", extra={"events": len(rows)})
+            return False
+        metrics.AUDIT_COMMIT_EVENTS.observe(len(rows))
+        return True
 
     async def _to_spool(self, row: dict[str, Any]) -> None:
         async with self._lock:
@@ -155,7 +204,10 @@ class AuditWriter:
         self._background.start(self._run())
 
     async def stop(self) -> None:
+        """Stop replaying; events already queued are written (their callers get their outcome)."""
         await self._background.stop()
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait([self._flusher])
         self._spool.close()
 
     async def _run(self) -> None:
@@ -183,3 +235,12 @@ class AuditWriter:
     @property
     def pending(self) -> int:
         return self._pending
+
+
+def _settle(written: asyncio.Future[None], error: BaseException | None = None) -> None:
+    if written.done():  # its caller was cancelled
+        return
+    if error is None:
+        written.set_result(None)
+    else:
+        written.set_exception(error)

@@ -7,8 +7,8 @@ an id_search or a query string. Series that multi-worker mode must combine say h
 
 The features that own a metric move it through the objects below: the quota engine (credits, quota
 rejections), the search tracker (searches in flight and unresolved), the result cache (hits,
-misses, coalesced polls, credits saved), the audit writer (spool depth), the circuit breaker
-(circuit state) and the ledger (drift).
+misses, coalesced polls, credits saved), the audit writer (spool depth, events per commit), the
+circuit breaker (circuit state) and the ledger (drift).
 """
 
 from __future__ import annotations
@@ -154,6 +154,10 @@ CACHE_CREDITS_SAVED = _counter(
 AUDIT_SPOOL_DEPTH = _gauge(
     "audit_spool_depth", "Audit events waiting in the durable spool (set by the audit writer).", "livesum"
 )
+AUDIT_COMMIT_EVENTS = _histogram(
+    "audit_commit_events", "Audit events written by each group commit (one transaction) of the audit writer.",
+    (), (1, 2, 5, 10, 20, 50, 100, 200),
+)  # fmt: skip
 DATABASE_UP = _gauge("database_up", "1 when the last check reached the database, else 0.", "livemostrecent")
 REDIS_UP = _gauge(
     "redis_up", "1 when the last check reached Redis, else 0 (also 0 when REDIS_URL is not set).", "livemostrecent"
