@@ -40,3 +40,16 @@ def test_quick_bench_writes_a_table_for_floor_sandbox_and_gateway(tmp_path: Path
             and table == result.stdout.split("\nWritten")[0])
     assert table.count("\n| embedded") == 2 and all(line.count("|") == 17 for line in table.splitlines()
                                                     if line.startswith("| embedded"))
+
+
+def test_in_process_bench_serves_each_path_and_reports_its_cpu() -> None:
+    for path in ("status", "info", "cache"):
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.inprocess", "--path", path, "--embedded", "--requests", "40",
+             "--rounds", "2"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        line = result.stdout.strip().splitlines()[-1]
+        assert line.startswith(f"{path}, embedded: CPU per request ") and "(best of 2)" in line, line
+        assert float(line.split("CPU per request ")[1].split(" ms")[0]) > 0, line
