@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections import OrderedDict
 
 import orjson
 
@@ -30,7 +31,9 @@ _WAIT_STEP = 0.05
 # Window tokens need to be unique, not secret: a random prefix per process and a counter.
 _TOKEN_PREFIX = secrets.token_hex(6)
 _TOKENS = itertools.count()
-_MAX_KEPT = 10_000  # windows' answers held at once (each for under one interval)
+# Windows' answers held at once, in bytes (a final answer carries the result's thumbnails). Each is
+# held for under one interval, and ended ones go as new ones come.
+_MAX_KEPT_BYTES = 8 * 1024 * 1024
 
 
 def _new_token() -> str:
@@ -48,7 +51,8 @@ class StatusChecks:
         # (it may hold result thumbnails) once nobody does.
         self._status_ttl_ms = max(30_000, 5 * self._interval_ms)
         self._patience = upstream_timeout + poll_interval
-        self._kept: dict[str, tuple[bytes, float]] = {}  # upstream id -> (this window's answer, its end)
+        self._kept: OrderedDict[str, tuple[bytes, float]] = OrderedDict()  # upstream id -> (answer, window end)
+        self._kept_bytes = 0
 
     async def fetch(self, upstream_id: str, demo: bool) -> tuple[Body, bool]:
         """Upstream's status answer for the search, and whether it was another caller's answer.
@@ -60,7 +64,7 @@ class StatusChecks:
         if kept is not None:
             if now < kept[1]:
                 return orjson.loads(kept[0]), True
-            del self._kept[upstream_id]
+            self._forget(upstream_id)
         deadline = now + self._patience
         try:
             while True:
@@ -95,14 +99,24 @@ class StatusChecks:
 
     def _keep(self, upstream_id: str, raw: bytes, seconds: float) -> None:
         """Answer this search's polls with `raw` for `seconds`, the rest of its window."""
-        if seconds <= 0:
+        if seconds <= 0 or len(raw) > _MAX_KEPT_BYTES:
             return
         now = self._clock.monotonic()
-        if len(self._kept) >= _MAX_KEPT:  # every entry ends within one interval: drop the ended ones
-            self._kept = {k: v for k, v in self._kept.items() if v[1] > now}
-            if len(self._kept) >= _MAX_KEPT:
-                self._kept.clear()
+        self._forget(upstream_id)
         self._kept[upstream_id] = (raw, now + seconds)
+        self._kept_bytes += len(raw)
+        # Oldest first: ended windows go as new ones come (all end within an interval of being kept),
+        # and the oldest live ones too while over the byte bound. Memory follows the poll rate.
+        while self._kept:
+            oldest, (_, until) = next(iter(self._kept.items()))
+            if until > now and self._kept_bytes <= _MAX_KEPT_BYTES:
+                break
+            self._forget(oldest)
+
+    def _forget(self, upstream_id: str) -> None:
+        kept = self._kept.pop(upstream_id, None)
+        if kept is not None:
+            self._kept_bytes -= len(kept[0])
 
     async def last_known(self, upstream_id: str) -> Body | None:
         """The last status answer shared for the search, while it is kept; None without one."""
