@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.chain import event_hash
 from app.audit.models import REJECTED, AuditChain, AuditEvent
@@ -39,10 +39,7 @@ async def append(session: AsyncSession, key: bytes, row: dict[str, Any], *, repl
     head = (await conn.execute(_LOCK_HEAD)).one()
     if replay and (await conn.execute(_SEEN, {"event_id": row["event_id"], "time": row["time"]})).first():
         return False
-    row = {**row, "seq": head.seq + 1, "prev_hash": head.hash}
-    row["hash"] = event_hash(key, row)
-    await conn.execute(_INSERT, row)
-    await conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"]})
+    await _chain(conn, key, head.seq, head.hash, [row])
     return True
 
 
@@ -51,7 +48,12 @@ async def append_many(session: AsyncSession, key: bytes, rows: list[dict[str, An
     once, the rows inserted by one executemany. Same lock as `append`, so the two interleave."""
     conn = await session.connection()
     head = (await conn.execute(_LOCK_HEAD)).one()
-    seq, prev_hash = head.seq, head.hash
+    await _chain(conn, key, head.seq, head.hash, rows)
+
+
+async def _chain(conn: AsyncConnection, key: bytes, seq: int, prev_hash: str, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` after the locked head (`seq`, `prev_hash`), each hashed over its predecessor,
+    and move the head to the last."""
     chained = []
     for row in rows:
         seq += 1

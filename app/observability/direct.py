@@ -10,7 +10,7 @@ registered with FastAPI, which documents them and answers any other method or pa
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -20,27 +20,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.errors import GatewayError
 from app.observability.middleware import answer_error
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
 
 class DirectRoutes:
     def __init__(self, app: ASGIApp, *, routes: Iterable[APIRoute], http_status: bool) -> None:
         self.app = app
         self.http_status = http_status
-        self.routes: dict[str, tuple[APIRoute, Endpoint]] = {}
-        for route in routes:
-            for method in route.methods or ():
-                self.routes[f"{method} {route.path}"] = (route, route.endpoint)
+        self.routes = {f"{method} {route.path}": route for route in routes for method in route.methods or ()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = self.routes.get(f"{scope['method']} {scope['path']}") if scope["type"] == "http" else None
-        if found is None:
+        route = self.routes.get(f"{scope['method']} {scope['path']}") if scope["type"] == "http" else None
+        if route is None:
             await self.app(scope, receive, send)
             return
-        route, endpoint = found
         scope["route"] = route
         try:
-            response = await endpoint(Request(scope, receive, send))
+            response: Response = await route.endpoint(Request(scope, receive, send))
         except GatewayError as exc:
             response = answer_error(exc, path=scope["path"], http_status=self.http_status)
         await response(scope, receive, send)

@@ -31,7 +31,7 @@ class Upstream:
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
-        await asyncio.sleep(0)  # let concurrent checks pile up behind this one
+        await asyncio.sleep(0)  # paced: one event-loop turn, no clock time, so concurrent checks queue behind this one
         return httpx.Response(self.status, json=self.answer)
 
 
